@@ -1,0 +1,69 @@
+"""CIFAR-10, python version: ``cifar-10-python.tar.gz`` read in place.
+
+Downloaded from the official site and verified against the registry's sha256;
+the batches are read straight from the archive, nothing is extracted.
+"""
+
+import pickle
+import tarfile
+
+import numpy as np
+
+from helpers.data.registry import DatasetUnavailable, ensure_file
+
+ARCHIVE = "cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+
+
+def _read_batch(archive, member, path):
+    try:
+        handle = archive.extractfile(f"{FOLDER}/{member}")
+    except KeyError:
+        raise DatasetUnavailable(f"{path} has no member {FOLDER}/{member}: not the CIFAR-10 python archive.") from None
+    batch = pickle.load(handle, encoding="bytes")
+    data = np.asarray(batch[b"data"], dtype=np.uint8)
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(x), np.asarray(batch[b"labels"], dtype=np.int64)
+
+
+def read_cifar10_archive(path):
+    """Read the five training batches and the test batch from the archive.
+
+    Each batch is a pickled dict with ``b"data"`` (``(n, 3072)`` uint8, the
+    red, green and blue planes one after the other) and ``b"labels"``.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 ``(n, 32, 32, 3)``, int64 labels.
+    """
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            train = [_read_batch(archive, m, path) for m in TRAIN_BATCHES]
+            test = _read_batch(archive, TEST_BATCH, path)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        raise DatasetUnavailable(f"{path} is not a readable tar.gz archive ({err}).") from None
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return (x_train, y_train), test
+
+
+def load_cifar10(download=True, verify=True):
+    """Load CIFAR-10, downloading it on first use.
+
+    Args:
+        download: fetch the archive from the official site when missing (needs internet).
+        verify: check the archive's sha256 against the registry.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)``: uint8 ``(50000, 32, 32, 3)`` and
+        ``(10000, 32, 32, 3)`` images, int64 labels 0..9 (names in ``CIFAR10_CLASSES``).
+
+    Raises:
+        DatasetUnavailable: archive missing and not downloadable; the message
+            says where to place it and which command fetches it.
+        ChecksumError: the archive is corrupt.
+    """
+    return read_cifar10_archive(ensure_file("cifar10", ARCHIVE, download, verify))

@@ -1,0 +1,94 @@
+"""The one place where a notebook's runtime is prepared.
+
+Every chapter calls :func:`setup` in its second cell. It is the only place in
+the course that sets seeds, TensorFlow logging and plot defaults, so a chapter
+rendered twice with the same seed prints the same numbers.
+"""
+
+import os
+import random
+import sys
+import warnings
+
+import numpy as np
+
+#: Environment variables that must be set before TensorFlow is imported.
+TF_ENV = {
+    "TF_CPP_MIN_LOG_LEVEL": "3",  # C++ INFO, WARNING and ERROR lines off
+    "TF_ENABLE_ONEDNN_OPTS": "0",  # oneDNN reorders float sums: results differ run to run
+    "KERAS_BACKEND": "tensorflow",
+}
+
+#: matplotlib defaults shared by every figure of the course.
+PLOT_STYLE = {
+    "figure.dpi": 80,
+    "savefig.dpi": 80,
+    "figure.figsize": (8.0, 4.0),
+    "image.cmap": "gray",
+    "image.interpolation": "nearest",
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "figure.titlesize": 12,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "svg.hashsalt": "cnn-vis-course",  # stable ids in saved SVGs
+}
+
+
+def setup(seed=0, deterministic=True, quiet=True):
+    """Prepare a reproducible session: logging, seeds, determinism, plot style.
+
+    Args:
+        seed: integer seed for Python's ``random``, NumPy and TensorFlow
+            (through ``keras.utils.set_random_seed``).
+        deterministic: enable TensorFlow op determinism, so that training and
+            gradients give bit-identical results on the same machine.
+        quiet: silence TensorFlow, absl and Python warnings in notebook output.
+
+    Returns:
+        A dict with the seed and the library versions in use, for the record.
+
+    Raises:
+        ValueError: if ``seed`` is not a non-negative integer.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    if "tensorflow" in sys.modules and os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        warnings.warn(
+            "TensorFlow was imported before helpers.setup(); its C++ log level can no "
+            "longer be changed. Call helpers.setup() before importing tensorflow or keras.",
+            stacklevel=2,
+        )
+    for key, value in TF_ENV.items():
+        os.environ.setdefault(key, value)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+
+    import keras
+    import matplotlib
+    import tensorflow as tf
+
+    if quiet:
+        tf.get_logger().setLevel("ERROR")
+        import absl.logging  # a TensorFlow dependency
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", module="keras")
+
+    random.seed(seed)
+    np.random.seed(seed)
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+    matplotlib.rcParams.update(PLOT_STYLE)
+    np.set_printoptions(precision=4, suppress=True)
+    return {
+        "seed": seed,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
