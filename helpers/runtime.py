@@ -5,6 +5,7 @@ the course that sets seeds, TensorFlow logging and plot defaults, so a chapter
 rendered twice with the same seed prints the same numbers.
 """
 
+import contextlib
 import os
 import random
 import sys
@@ -36,6 +37,29 @@ PLOT_STYLE = {
 }
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr(enabled=True):
+    """Send file descriptor 2 to /dev/null for the duration of the block.
+
+    TensorFlow's C++ start-up lines (absl's "before InitializeLog" notice, the
+    missing-CUDA note) ignore ``TF_CPP_MIN_LOG_LEVEL`` and are written straight
+    to the process's stderr, which Jupyter copies into the cell output.
+    """
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def setup(seed=0, deterministic=True, quiet=True):
     """Prepare a reproducible session: logging, seeds, determinism, plot style.
 
@@ -65,9 +89,12 @@ def setup(seed=0, deterministic=True, quiet=True):
         os.environ.setdefault(key, value)
     os.environ["PYTHONHASHSEED"] = str(seed)
 
-    import keras
+    with _quiet_native_stderr(quiet and "tensorflow" not in sys.modules):
+        import keras
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()  # device discovery logs its notes now, inside the silence
     import matplotlib
-    import tensorflow as tf
 
     if quiet:
         tf.get_logger().setLevel("ERROR")

