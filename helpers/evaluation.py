@@ -1,0 +1,110 @@
+"""How well did a classifier learn? Curves, scores, confusion matrix, predictions, mistakes."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from helpers.gallery import show_images
+
+
+def plot_history(history, title="Training"):
+    """Accuracy and loss per epoch, training against validation.
+
+    Args:
+        history: dict metric -> list per epoch, as in ``model.course_record.history``
+            (for multi-output models every ``<head>_accuracy`` is drawn).
+        title: figure title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for key, values in history.items():
+        if key.startswith("val_"):
+            continue
+        ax = ax_acc if key.endswith("accuracy") else ax_loss if key == "loss" else None
+        if ax is None:
+            continue
+        line, = ax.plot(epochs, values, "o-", label=f"train {key}")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], "s--", color=line.get_color(), label=f"validation {key}")
+    for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        ax.set_xticks(epochs)
+        ax.set_title(f"{name} per epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def predict_labels(model, images, batch_size=512):
+    """Predicted class and its probability for each image (single-output models).
+
+    Returns:
+        ``(labels, probabilities)``: int array ``(n,)`` and the full ``(n, classes)`` output.
+    """
+    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    return probs.argmax(axis=1), probs
+
+
+def confusion_matrix(y_true, y_pred, classes=None):
+    """Counts ``cm[t, p]`` of images of true class ``t`` predicted as ``p``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape")
+    classes = classes or int(max(y_true.max(), y_pred.max())) + 1
+    return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
+
+
+def plot_confusion_matrix(cm, class_names=None, title="Confusion matrix (test set)"):
+    """Draw a confusion matrix with counts in the cells and a colour bar (log-scaled colours)."""
+    from matplotlib.colors import LogNorm
+
+    classes = len(cm)
+    names = class_names if class_names is not None else [str(i) for i in range(classes)]
+    fig, ax = plt.subplots(figsize=(0.55 * classes + 2, 0.5 * classes + 1.2))
+    image = ax.imshow(cm + 1, cmap="Blues", norm=LogNorm(vmin=1, vmax=cm.max() + 1))
+    for t in range(classes):
+        for p in range(classes):
+            if cm[t, p]:
+                ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[t, p] > cm.max() / 3 else "black")
+    ax.set_xticks(range(classes), names)
+    ax.set_yticks(range(classes), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="images + 1 (log scale)")
+    fig.tight_layout()
+    return fig
+
+
+def show_predictions(images, y_true, y_pred, probs, indices, suptitle="Predictions"):
+    """Images with 'predicted (probability)' titles; wrong predictions are marked with '!=true'."""
+    titles = []
+    for i in indices:
+        mark = "" if y_pred[i] == y_true[i] else f" != {y_true[i]}"
+        titles.append(f"#{i}: {y_pred[i]} ({probs[i, y_pred[i]]:.1%}){mark}")
+    return show_images(images[list(indices)], titles=titles, ncols=min(10, len(indices)), suptitle=suptitle,
+                       size=1.3)
+
+
+def misclassified(y_true, y_pred, probs, n=None):
+    """Indices of wrong predictions, most confident mistakes first."""
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))
+    confidence = probs[wrong, np.asarray(y_pred)[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")]
+    return order if n is None else order[:n]
+
+
+def show_misclassified(images, y_true, y_pred, probs, n=20, ncols=10):
+    """The ``n`` most confident mistakes, titled 'true -> predicted (probability)'."""
+    picks = misclassified(y_true, y_pred, probs, n)
+    if len(picks) == 0:
+        raise ValueError("no misclassified images: nothing to show")
+    titles = [f"#{i}: {y_true[i]}->{y_pred[i]} ({probs[i, y_pred[i]]:.0%})" for i in picks]
+    return show_images(images[picks], titles=titles, ncols=ncols, size=1.3,
+                       suptitle=f"The {len(picks)} most confident mistakes (true -> predicted)")

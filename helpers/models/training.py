@@ -1,0 +1,150 @@
+"""Train once, reuse everywhere: a cache of trained models keyed by what shapes them.
+
+The key is a hash of the architecture and its options, the data set's
+fingerprint, epochs, batch size, training-set size, seed, the library versions
+and the source code of the builder, so any change that could change the
+weights trains a new model; nothing else does.
+"""
+
+import hashlib
+import inspect
+import json
+import os
+import pathlib
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+
+from helpers.data.prepare import training_data
+from helpers.data.registry import REPO_ROOT
+from helpers.models.catalog import architecture, build
+
+CACHE_ENV = "COURSE_CACHE_DIR"
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What was trained and how it went; attached to models as ``model.course_record``.
+
+    Attributes:
+        history: dict metric -> list per epoch (``loss``, ``accuracy``, ``val_...``).
+        meta: architecture, options, data, epochs, test scores, seconds, cache key.
+        path: the cache folder.
+        from_cache: True when the model was loaded rather than trained now.
+    """
+
+    history: dict
+    meta: dict
+    path: str
+    from_cache: bool
+
+
+def cache_dir():
+    """Folder of the model cache: ``$COURSE_CACHE_DIR`` or ``.cache/models`` in the repository."""
+    root = os.environ.get(CACHE_ENV)
+    return pathlib.Path(root) if root else REPO_ROOT / ".cache" / "models"
+
+
+def _jsonable(value):
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    return value
+
+
+def cache_key(name, options, fingerprint, epochs, batch_size, seed):
+    """The hash that names a trained model in the cache, and the material it hashes."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    material = {
+        "architecture": name,
+        "options": _jsonable(options),
+        "data": _jsonable(fingerprint),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
+        "builder_source": hashlib.sha256(inspect.getsource(architecture(name).builder).encode()).hexdigest(),
+    }
+    text = json.dumps(material, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16], material
+
+
+def _load(path):
+    import keras
+
+    model = keras.saving.load_model(path / "model.keras")
+    history = json.loads((path / "history.json").read_text())
+    meta = json.loads((path / "meta.json").read_text())
+    return model, history, meta
+
+
+def evaluate(model, x, y, batch_size=512):
+    """Test scores as a dict: ``loss`` and ``accuracy`` (one per head for multi-output models)."""
+    scores = model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+    return {k: round(float(v), 6) for k, v in scores.items()}
+
+
+def trained(name, dataset=None, epochs=3, batch_size=128, train_size=None, seed=0, verbose=2, **options):
+    """Return architecture ``name`` trained on ``dataset``, from the cache when possible.
+
+    The first call trains (deterministically from ``seed``; Keras prints one line
+    per epoch) and saves model, history and test scores to the cache; later calls
+    with the same arguments load them in seconds. An unreadable cache entry is
+    retrained with a warning.
+
+    Args:
+        name: an architecture of :func:`helpers.models.available`.
+        dataset: data set of :data:`helpers.data.prepare.DATASETS`; default the
+            architecture's own.
+        epochs, batch_size: training length and batch size.
+        train_size: train on the first ``train_size`` images only (quick profile).
+        seed: seeds weights initialisation and shuffling.
+        verbose: Keras ``fit`` verbosity (0 silent, 2 one line per epoch).
+        **options: builder options, e.g. ``filters=(3, 6, 12)``.
+
+    Returns:
+        The trained ``keras.Model`` with ``model.course_record`` (:class:`TrainingRecord`).
+    """
+    import keras
+
+    dataset = dataset or architecture(name).dataset
+    data = training_data(dataset, train_size=train_size)
+    key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
+    path = cache_dir() / f"{name}-{key}"
+    if (path / "meta.json").exists():
+        try:
+            model, history, meta = _load(path)
+        except Exception as err:  # any unreadable file means: train again, and say so
+            warnings.warn(f"model cache {path} is unreadable ({type(err).__name__}: {err}); retraining", stacklevel=2)
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            model.course_record = TrainingRecord(history, meta, str(path), True)
+            return model
+
+    keras.utils.set_random_seed(seed)
+    steps = -(-len(data.x_train) // batch_size)
+    model = build(name, steps_per_epoch=steps, **options)
+    start = time.perf_counter()
+    fit = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                    epochs=epochs, batch_size=batch_size, verbose=verbose, shuffle=True)
+    seconds = time.perf_counter() - start
+    history = {k: [round(float(v), 6) for v in vals] for k, vals in fit.history.items()}
+    meta = {**material, "key": key, "dataset": dataset, "parameters": model.count_params(),
+            "train_seconds": round(seconds, 1), "test": evaluate(model, data.x_test, data.y_test)}
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save(tmp / "model.keras")
+    (tmp / "history.json").write_text(json.dumps(history, indent=1))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+    model.course_record = TrainingRecord(history, meta, str(path), False)
+    return model
