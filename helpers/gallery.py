@@ -40,7 +40,8 @@ def show_images(images, titles=None, ncols=10, suptitle=None, cmap="gray", size=
         raise ValueError(f"got {n} images but {len(titles)} titles")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    row_height = size + (0.3 if titles is not None else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + 0.4), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from helpers.data.prepare import training_data
 from helpers.data.registry import REPO_ROOT
-from helpers.models.catalog import architecture, build
+from helpers.models.catalog import architecture, build, optimizer_for
 
 CACHE_ENV = "COURSE_CACHE_DIR"
 
@@ -54,6 +54,10 @@ def _jsonable(value):
     return value
 
 
+def _source_hash(function):
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
 def cache_key(name, options, fingerprint, epochs, batch_size, seed):
     """The hash that names a trained model in the cache, and the material it hashes."""
     import keras
@@ -68,7 +72,8 @@ def cache_key(name, options, fingerprint, epochs, batch_size, seed):
         "batch_size": batch_size,
         "seed": seed,
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__},
-        "builder_source": hashlib.sha256(inspect.getsource(architecture(name).builder).encode()).hexdigest(),
+        "builder_source": _source_hash(architecture(name).builder),
+        "recipe": [architecture(name).optimizer, _source_hash(optimizer_for)],
     }
     text = json.dumps(material, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], material
@@ -89,7 +94,7 @@ def evaluate(model, x, y, batch_size=512):
     return {k: round(float(v), 6) for k, v in scores.items()}
 
 
-def trained(name, dataset=None, epochs=3, batch_size=128, train_size=None, seed=0, verbose=2, **options):
+def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0, verbose=2, **options):
     """Return architecture ``name`` trained on ``dataset``, from the cache when possible.
 
     The first call trains (deterministically from ``seed``; Keras prints one line
@@ -127,8 +132,8 @@ def trained(name, dataset=None, epochs=3, batch_size=128, train_size=None, seed=
             return model
 
     keras.utils.set_random_seed(seed)
-    steps = -(-len(data.x_train) // batch_size)
-    model = build(name, steps_per_epoch=steps, **options)
+    steps = -(-len(data.x_train) // batch_size) * epochs
+    model = build(name, training_steps=steps, **options)
     start = time.perf_counter()
     fit = model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                     epochs=epochs, batch_size=batch_size, verbose=verbose, shuffle=True)
