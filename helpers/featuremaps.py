@@ -1,0 +1,102 @@
+"""Feature maps as pictures: every channel of a layer in a grid, or one channel up close."""
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def normalize_channel(channel):
+    """Map one feature map to display values 0..255 the way the course's sources do.
+
+    Centre on the mean, divide by the standard deviation, scale by 64, shift to
+    128 and clip to [0, 255]. A constant map (standard deviation 0, for example a
+    channel that is all zero) becomes uniform grey 128 instead of NaN.
+
+    Args:
+        channel: 2-D array ``(H, W)``.
+
+    Returns:
+        uint8 array ``(H, W)``.
+    """
+    channel = np.asarray(channel, dtype=np.float64)
+    centred = channel - channel.mean()
+    std = centred.std()
+    scaled = centred / std * 64 + 128 if std > 0 else np.full_like(centred, 128.0)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0.8):
+    """Every channel of one layer's activation for one image, in a grid.
+
+    Args:
+        activation: ``(H, W, C)`` array (one image), any number of channels.
+        ncols: channels per row; the last row is padded with blank cells.
+        mode: ``"normalized"`` -- each channel stretched by :func:`normalize_channel`
+            (shapes visible even in weak channels); ``"raw"`` -- one shared colour
+            scale for all channels with a colour bar (strengths comparable).
+        title: figure title.
+        size: inches per channel.
+
+    Returns:
+        The matplotlib figure.
+    """
+    activation = np.asarray(activation)
+    if activation.ndim != 3:
+        raise ValueError(f"feature_map_grid takes one image's activation (H, W, C); got shape {activation.shape}. "
+                         "For a dense layer use plot_dense_pattern; for a batch pick one image, e.g. act[0]")
+    if mode not in ("normalized", "raw"):
+        raise ValueError(f"mode must be 'normalized' or 'raw', got {mode!r}")
+    channels = activation.shape[-1]
+    ncols = min(ncols, channels)
+    nrows = math.ceil(channels / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols + (0.8 if mode == "raw" else 0.2),
+                                                    size * nrows + 0.6), squeeze=False)
+    vmax = float(activation.max()) or 1.0
+    vmin = min(float(activation.min()), 0.0)
+    image = None
+    for c, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if c >= channels:
+            ax.axis("off")
+            continue
+        if mode == "normalized":
+            ax.imshow(normalize_channel(activation[..., c]), cmap="viridis", vmin=0, vmax=255)
+        else:
+            image = ax.imshow(activation[..., c], cmap="viridis", vmin=vmin, vmax=vmax)
+        ax.set_title(str(c), fontsize=6, pad=1)
+    if image is not None:
+        fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="activation")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def show_channel(image, activation, channel, layer_name, cmap="viridis"):
+    """The input image beside one channel of a layer, large, with a colour bar.
+
+    Args:
+        image: the input ``(H, W)`` or ``(H, W, C)``.
+        activation: that layer's ``(h, w, channels)`` activation for the image.
+        channel: channel index.
+        layer_name: for the title.
+
+    Returns:
+        The matplotlib figure.
+    """
+    channels = activation.shape[-1]
+    if not 0 <= channel < channels:
+        raise ValueError(f"layer {layer_name} has channels 0..{channels - 1}; got {channel}")
+    image = np.asarray(image)
+    fig, (ax_in, ax_map) = plt.subplots(1, 2, figsize=(6.4, 3))
+    ax_in.imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image, cmap="gray")
+    ax_in.set_title("input")
+    shown = ax_map.imshow(activation[..., channel], cmap=cmap)
+    ax_map.set_title(f"{layer_name}, channel {channel} ({activation.shape[0]}x{activation.shape[1]})")
+    fig.colorbar(shown, ax=ax_map, label="activation")
+    for ax in (ax_in, ax_map):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig

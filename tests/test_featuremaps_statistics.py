@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from helpers import featuremaps, statistics
+
+
+def test_normalize_channel_on_a_known_array():
+    channel = np.array([[0.0, 1.0], [2.0, 3.0]])  # mean 1.5, std sqrt(1.25)
+    expected = np.clip((channel - 1.5) / np.sqrt(1.25) * 64 + 128, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(featuremaps.normalize_channel(channel), expected)
+    assert featuremaps.normalize_channel(channel).tolist() == [[42, 99], [156, 213]]
+    assert featuremaps.normalize_channel(np.zeros((3, 3))).tolist() == [[128] * 3] * 3  # no NaN
+    spiky = np.zeros((10, 10))
+    spiky[0, 0] = 100.0
+    assert featuremaps.normalize_channel(spiky)[0, 0] == 255  # clipped
+
+
+@pytest.mark.parametrize("channels, ncols, axes", [(32, 16, 32), (6, 4, 8), (7, 16, 7), (1, 8, 1)])
+def test_grid_works_for_any_channel_count(channels, ncols, axes):
+    activation = np.random.default_rng(0).random((5, 5, channels))
+    fig = featuremaps.feature_map_grid(activation, ncols=ncols)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(fig.axes) == axes and len(images) == channels
+
+
+def test_raw_grid_shares_one_scale_with_colourbar():
+    activation = np.stack([np.zeros((4, 4)), np.full((4, 4), 2.0), np.full((4, 4), 4.0)], axis=-1)
+    fig = featuremaps.feature_map_grid(activation, mode="raw")
+    limits = {im.get_clim() for ax in fig.axes for im in ax.get_images()}
+    assert limits == {(0.0, 4.0)}
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+    with pytest.raises(ValueError, match="one image's activation"):
+        featuremaps.feature_map_grid(activation[None])
+
+
+def test_show_channel_checks_the_index():
+    with pytest.raises(ValueError, match="channels 0..2"):
+        featuremaps.show_channel(np.zeros((4, 4)), np.zeros((2, 2, 3)), 3, "conv1")
+
+
+def test_sparsity_on_constructed_activations():
+    act = np.zeros((2, 3, 3, 4))
+    act[0, :, :, 0] = 1.0  # image 0: channel 0 alive
+    act[1, 1, 1, 0] = 2.0  # image 1: channels 0 and 2 alive
+    act[1, 0, 0, 2] = 1.0
+    result = statistics.sparsity(act)
+    np.testing.assert_allclose(result["per_image"], [0.75, 0.5])
+    assert result["mean"] == 0.625 and result["dead_on_all"] == 0.5  # channels 1 and 3 never fire
+    assert result["zero_fraction"] == pytest.approx(1 - 11 / 72)
+    best, value = statistics.most_activated_channel(act)
+    assert best.tolist() == [0, 0] and value.tolist() == [1.0, 2 / 9]
+
+
+def test_class_patterns_and_similarity():
+    act = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    patterns = statistics.class_mean_patterns(act, [0, 0, 1, 2])
+    assert patterns.tolist() == [[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]]
+    sim = statistics.cosine_similarity_matrix(patterns)
+    np.testing.assert_allclose(sim, [[1, 0, 2 ** -0.5], [0, 1, 2 ** -0.5], [2 ** -0.5, 2 ** -0.5, 1]])
+    with pytest.raises(ValueError, match=r"no image of class \[1\]"):
+        statistics.class_mean_patterns(act, [0, 0, 2, 2])

@@ -1,0 +1,107 @@
+"""Receptive fields by hand, the closed-form optimum, plain ascent reaching it, kernels."""
+
+import keras
+import numpy as np
+import pytest
+
+import helpers
+from helpers import filters, models, receptive_field as rf
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _session():
+    helpers.setup(0)
+
+
+def chain(padding="valid"):
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Conv2D(2, 3, padding=padding, name="c1")(inputs)
+    x = keras.layers.MaxPooling2D(2, name="p1")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(2, 3, padding=padding, name="c2")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    return keras.Model(inputs, x)
+
+
+def test_receptive_field_by_hand():
+    model = chain()
+    assert rf.receptive_field(model, "c1") == rf.ReceptiveField(size=3, jump=1, offset=0)
+    assert rf.receptive_field(model, "p1") == rf.ReceptiveField(size=4, jump=2, offset=0)
+    assert rf.receptive_field(model, "bn") == rf.ReceptiveField(size=4, jump=2, offset=0)
+    # c2: 3 taps on a grid of step 2 over fields of 4 -> 4 + 2 * 2 = 8
+    assert rf.receptive_field(model, "c2") == rf.ReceptiveField(size=8, jump=2, offset=0)
+    assert rf.receptive_field(model, "c2").span(1) == (2, 9)
+    same = chain("same")
+    assert rf.receptive_field(same, "c1") == rf.ReceptiveField(size=3, jump=1, offset=-1)
+    assert rf.receptive_field(same, "c2") == rf.ReceptiveField(size=8, jump=2, offset=-3)
+    with pytest.raises(ValueError, match="not a convolution, pooling"):
+        rf.receptive_field(model, "flat")
+    with pytest.raises(ValueError, match="layers: .*c1"):
+        rf.receptive_field(model, "c3")
+
+
+def test_seed000_fields():
+    model = models.build("seed000_mnist", compile=False)
+    sizes = {name: rf.receptive_field(model, name).size for name in ("conv1", "pool1", "conv2", "pool2", "conv3")}
+    assert sizes == {"conv1": 3, "pool1": 4, "conv2": 8, "pool2": 10, "conv3": 18}
+
+
+def test_crop_pads_outside_the_image():
+    image = np.arange(16).reshape(4, 4)
+    field = rf.ReceptiveField(size=3, jump=1, offset=-1)
+    np.testing.assert_array_equal(rf.crop(image, field, 0, 0), [[0, 0, 0], [0, 0, 1], [0, 4, 5]])
+    np.testing.assert_array_equal(rf.crop(image, field, 2, 2), image[1:4, 1:4])
+
+
+def test_top_patches_find_the_bright_spot():
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, name="c", use_bias=False)(inputs))
+    model.get_layer("c").set_weights([np.ones((3, 3, 1, 1), np.float32)])
+    images = np.zeros((5, 8, 8, 1), np.float32)
+    for i, (r, c) in enumerate([(1, 1), (4, 2), (6, 6), (2, 5), (3, 3)]):
+        images[i, r, c] = i + 1.0
+        images[i, r + 1, c] = i + 1.0
+    result = rf.top_patches(model, "c", 0, images, n=2)
+    assert result["indices"].tolist() == [4, 3]
+    np.testing.assert_allclose(result["values"], [10.0, 8.0])
+    assert result["patches"].shape == (2, 3, 3, 1)
+    assert result["patches"][0].sum() == 10.0  # the whole bright pair lies inside the field
+
+
+def test_closed_form_optimum():
+    w = np.array([[1.0, -2.0], [2.0, 0.0]])[..., None]
+    x = filters.closed_form_optimum(w, rho=1.5)
+    np.testing.assert_allclose(x, 1.5 * w / 3.0)
+    assert np.isclose(np.linalg.norm(x), 1.5)
+    # no other patch of norm 1.5 does better: compare with random ones
+    rng = np.random.default_rng(0)
+    others = rng.normal(size=(1000, 2, 2, 1))
+    others *= 1.5 / np.linalg.norm(others.reshape(1000, -1), axis=1)[:, None, None, None]
+    assert (others * w).sum(axis=(1, 2, 3)).max() <= (x * w).sum() + 1e-12
+    np.testing.assert_array_equal(filters.closed_form_optimum(w, box=True)[..., 0], [[1, 0], [1, 0]])
+    with pytest.raises(ValueError, match="rho"):
+        filters.closed_form_optimum(w)
+
+
+def test_plain_ascent_reaches_the_l2_optimum_and_objective_rises():
+    model = models.build("seed000_mnist", compile=False)
+    weights, _ = filters.kernels(model, "conv1")
+    images, trajectory = filters.gradient_ascent(model, "conv1", channels=[0, 5, 9], steps=60, position=(12, 12),
+                                                 linear=True, progress=False)
+    assert (trajectory[-1] > trajectory[0] + 1.0).all()
+    for k, channel in enumerate([0, 5, 9]):
+        patch = images[k, 12:15, 12:15, :]  # the field of unit (12, 12) of a 3x3 valid conv
+        optimum = filters.closed_form_optimum(weights[channel], rho=np.linalg.norm(patch))
+        cosine = (patch * optimum).sum() / (np.linalg.norm(patch) * np.linalg.norm(optimum))
+        assert cosine >= 0.99
+
+
+def test_ascent_does_not_touch_the_model_and_validates_channels():
+    model = models.build("seed000_mnist", compile=False)
+    before = model.get_layer("conv1").activation
+    filters.gradient_ascent(model, "conv1", channels=[1], steps=2, linear=True, progress=False)
+    assert model.get_layer("conv1").activation is before
+    with pytest.raises(ValueError, match="filters 0..31"):
+        filters.gradient_ascent(model, "conv1", channels=[40], steps=1, progress=False)
+    with pytest.raises(ValueError, match="conv layers: conv1, conv2, conv3"):
+        filters.kernels(model, "dense1")
