@@ -7,7 +7,8 @@ import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+
+from helpers.progress import progress as progress_bar
 
 
 def conv_layer(model, layer_name):
@@ -149,7 +150,41 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
         return value
 
     trajectory = []
-    for _ in tqdm(range(steps), desc=f"gradient ascent on {layer_name}", disable=not progress):
+    for _ in progress_bar(range(steps), f"gradient ascent on {layer_name}", enabled=progress):
         trajectory.append(step().numpy())
     trajectory.append(objective(images).numpy())
     return images.numpy(), np.stack(trajectory)
+
+
+def stretch(images):
+    """Scale each image to [0, 1] on its own (min to 0, max to 1) for display."""
+    images = np.asarray(images, dtype=np.float64)
+    axes = tuple(range(1, images.ndim))
+    low = images.min(axis=axes, keepdims=True)
+    span = images.max(axis=axes, keepdims=True) - low
+    return np.divide(images - low, span, out=np.zeros_like(images), where=span > 0)
+
+
+def high_frequency_energy(images, cutoff=0.5):
+    """Fraction of each image's spectral energy above ``cutoff`` times the Nyquist frequency.
+
+    The mean is removed first, so a flat image scores 0; white noise scores about
+    ``1 - (pi / 4) * cutoff**2`` (the share of the spectrum outside the disc).
+
+    Args:
+        images: ``(n, H, W[, C])``.
+        cutoff: radius in units of the Nyquist frequency, in (0, 1].
+
+    Returns:
+        ``(n,)`` fractions in [0, 1].
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 3:
+        images = images[..., None]
+    centred = images - images.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(centred, axes=(1, 2))) ** 2
+    fy = np.fft.fftfreq(images.shape[1])[:, None] / 0.5
+    fx = np.fft.fftfreq(images.shape[2])[None, :] / 0.5
+    high = (np.sqrt(fx ** 2 + fy ** 2) > cutoff)[None, :, :, None]
+    total = power.sum(axis=(1, 2, 3))
+    return np.divide((power * high).sum(axis=(1, 2, 3)), total, out=np.zeros_like(total), where=total > 0)

@@ -105,3 +105,15 @@ def test_ascent_does_not_touch_the_model_and_validates_channels():
         filters.gradient_ascent(model, "conv1", channels=[40], steps=1, progress=False)
     with pytest.raises(ValueError, match="conv layers: conv1, conv2, conv3"):
         filters.kernels(model, "dense1")
+
+
+def test_high_frequency_energy_and_stretch():
+    flat = np.ones((1, 16, 16))
+    checker = np.indices((16, 16)).sum(axis=0)[None] % 2 * 1.0
+    smooth = np.sin(np.linspace(0, np.pi, 16))[None, :, None] * np.ones((1, 16, 16))
+    energy = filters.high_frequency_energy(np.concatenate([flat, checker, smooth]))
+    assert energy[0] == 0.0 and energy[1] == pytest.approx(1.0) and energy[2] < 0.01
+    noise = np.random.default_rng(0).random((20, 32, 32))
+    assert filters.high_frequency_energy(noise).mean() == pytest.approx(1 - np.pi / 16, abs=0.03)
+    stretched = filters.stretch(np.array([[[2.0, 4.0]], [[1.0, 1.0]]]))
+    assert stretched.tolist() == [[[0.0, 1.0]], [[0.0, 0.0]]]

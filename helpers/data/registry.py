@@ -133,7 +133,7 @@ def ensure_file(name, filename, download=True, verify_checksum=True, timeout=30)
 
 def _download(url, path, expected_sha256, timeout, name):
     """Stream ``url`` into ``path`` through a ``.part`` file; verify before the rename."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
