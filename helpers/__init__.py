@@ -5,6 +5,14 @@ Each concept of the course lives in one module:
 - :mod:`helpers.runtime` -- ``setup(seed)``: logging, seeds, determinism, plot style.
 - :mod:`helpers.data` -- MNIST (shipped), the synthetic Line data, SVHN and CIFAR-10 loaders.
 - :mod:`helpers.gallery` -- image grids used to look at data sets.
+- :mod:`helpers.models` -- every architecture of the sources; ``trained(...)`` with a cache.
+- :mod:`helpers.evaluation` -- learning curves, confusion matrix, predictions, mistakes.
+- :mod:`helpers.activations` -- intermediate activations of any Keras 3 model.
+- :mod:`helpers.featuremaps` -- feature maps as grids and close-ups.
+- :mod:`helpers.statistics` -- sparsity, strongest channels, class-mean patterns.
+- :mod:`helpers.receptive_field` -- receptive fields and top-activating patches.
+- :mod:`helpers.filters` -- kernels, the exact first-layer optimum, plain gradient ascent.
+- :mod:`helpers.progress` -- progress bars that suit notebooks.
 - :mod:`helpers.render` -- ``python -m helpers.render``: execute the course with papermill.
 
 Importing :mod:`helpers` does not import TensorFlow, so that :func:`setup` can

@@ -117,3 +117,17 @@ def test_high_frequency_energy_and_stretch():
     assert filters.high_frequency_energy(noise).mean() == pytest.approx(1 - np.pi / 16, abs=0.03)
     stretched = filters.stretch(np.array([[[2.0, 4.0]], [[1.0, 1.0]]]))
     assert stretched.tolist() == [[[0.0, 1.0]], [[0.0, 0.0]]]
+
+
+def test_plot_kernels_grey_and_rgb():
+    grey = models.build("seed000_mnist", compile=False)
+    fig = filters.plot_kernels(grey, "conv1", ncols=8)
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 32 and images[0].get_array().shape == (3, 3)
+    limit = float(np.abs(filters.kernels(grey, "conv1")[0]).max())
+    assert {im.get_clim() for im in images} == {(-limit, limit)}  # one symmetric scale
+    rgb = models.build("seed001_deep_lines", compile=False)
+    fig = filters.plot_kernels(rgb, "conv1")
+    arrays = [im.get_array() for ax in fig.axes for im in ax.get_images()]
+    assert len(arrays) == 32 and arrays[0].shape == (3, 3, 3)
+    assert min(a.min() for a in arrays) == 0.0 and max(a.max() for a in arrays) == 1.0
