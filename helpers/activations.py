@@ -26,7 +26,7 @@ def layer_names(model, prefix=""):
     return names
 
 
-def _graph_inputs(model):
+def graph_input(model):
     """The model's symbolic input (a single tensor for single-input models)."""
     try:
         inputs = model.inputs
@@ -73,7 +73,7 @@ def _sub_model_inputs(model, path, values):
     sub = model.get_layer(path[0])
     node = sub._inbound_nodes[-1]
     feeding = node.input_tensors
-    extractor = keras.Model(_graph_inputs(model), feeding)
+    extractor = keras.Model(graph_input(model), feeding)
     return sub, extractor(values, training=False)
 
 
@@ -105,12 +105,12 @@ def layer_activations(model, images, layers=None, batch_size=256):
     if unknown:
         raise ValueError(f"no layer {', '.join(map(repr, unknown))} in model {model.name!r}; "
                          f"valid names: {', '.join(valid)}")
-    _graph_inputs(model)
+    graph_input(model)
     images = check_images(model, images)
     result = {}
     top = [n for n in layers if "/" not in n]
     if top:
-        extractor = keras.Model(_graph_inputs(model), [model.get_layer(n).output for n in top])
+        extractor = keras.Model(graph_input(model), [model.get_layer(n).output for n in top])
         outputs = extractor.predict(images, batch_size=batch_size, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         result.update(zip(top, (np.asarray(o) for o in outputs)))

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from helpers.activations import graph_input
 from helpers.progress import progress as progress_bar
 
 
@@ -123,7 +124,7 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
         objective per step ``(steps + 1, k)``.
     """
     source = linear_copy(model, layer_name) if linear else model
-    extractor = keras.Model(source.inputs, source.get_layer(layer_name).output)
+    extractor = keras.Model(graph_input(source), source.get_layer(layer_name).output)
     n_filters = extractor.output.shape[-1]
     channels = np.arange(n_filters) if channels is None else np.asarray(channels)
     if channels.min() < 0 or channels.max() >= n_filters:

@@ -1,0 +1,215 @@
+"""Regularized activation maximization, batched: every channel, neuron or class at once.
+
+All images of a call are optimized together in one compiled ``tf.function``
+step: transforms, regularizers and the gradient update run inside it, so a
+layer's 64 filters cost about as much as one.
+
+- :func:`maximize_channels` -- mean activation of whole feature maps.
+- :func:`maximize_neuron` -- one unit at one position.
+- :func:`maximize_classes` -- pre-softmax class scores (the softmax is swapped
+  for a linear activation on a copy of the model).
+
+Each returns ``(images, trajectory)``: images ``(n, H, W, C)`` in [0, 1] and the
+objective per image, row 0 before the first step, then one row per step.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers import regularizers as R
+from helpers.activations import graph_input
+from helpers.filters import linear_copy
+from helpers.progress import progress as progress_bar
+
+#: The regularization used in chapter 04 unless told otherwise.
+DEFAULT = R.Regularization(jitter=1, rotate=5.0, scale=0.05, blur_every=4, blur_sigma=0.5, tv_weight=0.05)
+PLAIN = R.Regularization()
+
+
+def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularization, start, length_scale,
+              parametrization, standardize, seed, progress, desc):
+    """The engine: optimize ``n`` images so that ``pick(extractor(x))`` rises."""
+    reg = regularization or PLAIN
+    h, w, c = input_shape
+    if isinstance(start, str):
+        pixels = R.start_images(start, (n, h, w, c), seed, length_scale)
+    else:
+        pixels = np.asarray(start, np.float32)
+        if pixels.shape != (n, h, w, c):
+            raise ValueError(f"start images must have shape {(n, h, w, c)}; got {pixels.shape}")
+    if parametrization == "fourier":
+        scale = tf.constant(R.fourier_scale(h, w))
+        variable = tf.Variable(R.image_to_fourier(pixels, scale.numpy()))
+
+        def to_image(v):
+            return R.fourier_to_image(v, scale, h, w)
+    elif parametrization == "pixel":
+        variable = tf.Variable(pixels)
+
+        def to_image(v):
+            return v
+    else:
+        raise ValueError(f"parametrization must be 'pixel' or 'fourier', got {parametrization!r}")
+    mean, std = standardize if standardize is not None else (0.0, 1.0)
+
+    def objective(x):
+        return pick(extractor((x - mean) / std, training=False))
+
+    @tf.function
+    def step(i):
+        with tf.GradientTape() as tape:
+            x = to_image(variable)
+            value = objective(R.random_transform(x, reg, tf.stack([seed, i])))
+            penalty = reg.tv_weight * R.total_variation(x) + reg.lp_weight * tf.reduce_mean(tf.abs(x) ** reg.lp, [1, 2, 3])
+            total = tf.reduce_sum(value - penalty)
+        grads = tape.gradient(total, variable)
+        if reg.normalize_gradient:
+            axes = list(range(1, len(grads.shape)))
+            grads = grads / (tf.sqrt(tf.reduce_sum(grads ** 2, axis=axes, keepdims=True)) + 1e-12)
+        variable.assign_add(step_size * grads)
+        if parametrization == "pixel":
+            x = tf.clip_by_value(variable, 0.0, 1.0) * (1.0 - reg.l2_decay)
+            if reg.blur_every:
+                x = tf.cond(i % reg.blur_every == reg.blur_every - 1, lambda: R.gaussian_blur(x, reg.blur_sigma),
+                            lambda: x)
+            if reg.clip_percentile:
+                x = R.clip_weak_pixels(x, reg.clip_percentile)
+            variable.assign(x)
+        return value
+
+    trajectory = [objective(to_image(variable)).numpy()]
+    for i in progress_bar(range(steps), desc, enabled=progress):
+        trajectory.append(step(tf.constant(i, tf.int32)).numpy())
+    images = to_image(variable).numpy()
+    trajectory.append(objective(images).numpy())
+    return images, np.stack(trajectory)
+
+
+def _extractor(model, layer_name, pre_activation=False):
+    """Sub-model from the input to ``layer_name``; with ``pre_activation`` its activation is
+    made linear on a copy (a ReLU that is zero everywhere has no gradient to follow)."""
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(f"no layer {layer_name!r} in {model.name!r}; layers: {', '.join(names)}")
+    if pre_activation and getattr(model.get_layer(layer_name), "activation", None) is not None:
+        model = linear_copy(model, layer_name)
+    return keras.Model(graph_input(model), model.get_layer(layer_name).output)
+
+
+def _channel_list(channels, available, what):
+    channels = np.atleast_1d(np.asarray(channels if channels is not None else np.arange(available)))
+    if channels.size == 0 or channels.min() < 0 or channels.max() >= available:
+        raise ValueError(f"{what} has 0..{available - 1}; got {channels.tolist()}")
+    return channels.astype(np.int64)
+
+
+def _run_options(kwargs):
+    options = dict(steps=200, step_size=None, regularization=DEFAULT, start="lowfreq", length_scale=4.0,
+                   parametrization="pixel", standardize=None, seed=0, progress=True)
+    unknown = set(kwargs) - set(options)
+    if unknown:
+        raise TypeError(f"unknown options {sorted(unknown)}; options: {sorted(options)}")
+    options.update(kwargs)
+    if options["step_size"] is None:  # a step of the same visible size in either parametrization
+        options["step_size"] = 16.0 if options["parametrization"] == "fourier" else 1.0
+    return options
+
+
+def maximize_channels(model, layer, channels=None, starts_per_channel=1, pre_activation=True, **options):
+    """Images that maximize the mean activation of whole channels of ``layer``.
+
+    Args:
+        model: a Keras model with one image input; not modified.
+        layer: layer name (a conv layer, or a dense layer whose units are the channels).
+        channels: channel indices (default: all).
+        starts_per_channel: optimize each channel from this many different starts
+            (diversity, seed 004); images are ordered channel by channel.
+        pre_activation: maximize the layer's output before its activation (on a copy),
+            so channels that the start image leaves at zero still get a gradient.
+        **options: ``steps`` (200), ``step_size`` (the L2 length of a step: 1.0 for
+            pixels, 16.0 for the Fourier parametrization),
+            ``regularization`` (:data:`DEFAULT`; :data:`PLAIN` for none), ``start``
+            (``"lowfreq"``, ``"grey"``, ``"uniform"``, ``"multiscale"`` or an array of
+            images to continue from), ``length_scale`` (pixels, for smooth starts),
+            ``parametrization`` (``"pixel"`` or ``"fourier"``), ``standardize``
+            (``(mean, std)`` applied before the model, for models trained on
+            standardized inputs), ``seed``, ``progress``.
+
+    Returns:
+        ``(images, trajectory)``; trajectory has ``steps + 2`` rows (start, each step, end).
+    """
+    opts = _run_options(options)
+    extractor = _extractor(model, layer, pre_activation)
+    available = extractor.output.shape[-1]
+    chosen = np.repeat(_channel_list(channels, available, f"layer {layer}: channels"), starts_per_channel)
+    selector = tf.one_hot(chosen, available)
+    spatial = len(extractor.output.shape) - 2
+    selector = tf.reshape(selector, [len(chosen)] + [1] * spatial + [available])
+
+    def pick(act):
+        return tf.reduce_mean(tf.reduce_sum(act * selector, axis=-1), axis=list(range(1, spatial + 1)) or None) \
+            if spatial else tf.reduce_sum(act * selector, axis=-1)
+
+    return _optimize(extractor, pick, len(chosen), model.input_shape[1:], desc=f"maximizing {layer}", **opts)
+
+
+def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=True, **options):
+    """Images that maximize one unit: ``channel`` of ``layer`` at ``position = (row, col)``.
+
+    Same options and return value as :func:`maximize_channels`; ``starts`` images
+    from different random starts.
+    """
+    opts = _run_options(options)
+    extractor = _extractor(model, layer, pre_activation)
+    shape = extractor.output.shape
+    channel = int(_channel_list([channel], shape[-1], f"layer {layer}: channels")[0])
+    row, col = position
+    if not (0 <= row < shape[1] and 0 <= col < shape[2]):
+        raise ValueError(f"layer {layer} has positions (0..{shape[1] - 1}, 0..{shape[2] - 1}); got {position}")
+
+    def pick(act):
+        return act[:, row, col, channel]
+
+    return _optimize(extractor, pick, starts, model.input_shape[1:], desc=f"maximizing {layer}[{row},{col},{channel}]",
+                     **opts)
+
+
+def logit_model(model, head=None):
+    """A copy of ``model`` whose (chosen head's) output layer has a linear activation.
+
+    Args:
+        head: for a multi-output model, the output name; the message lists them.
+    """
+    names = list(model.output_names)
+    if len(names) > 1 or isinstance(model.output, dict):
+        if head not in names:
+            raise ValueError(f"{model.name!r} has several outputs; choose head= one of {', '.join(names)}")
+        output = model.output[head] if isinstance(model.output, dict) else model.outputs[names.index(head)]
+    else:
+        output = model.outputs[0]
+    layer_name = output._keras_history.operation.name
+    copy = linear_copy(model, layer_name)
+    return keras.Model(graph_input(copy), copy.get_layer(layer_name).output), layer_name
+
+
+def maximize_classes(model, classes=None, head=None, starts_per_class=1, **options):
+    """Images that maximize pre-softmax class scores ("what does the model think a 3 is").
+
+    Args:
+        model: a classifier; not modified (the softmax is swapped on a copy).
+        classes: class indices (default: all).
+        head: output name, for multi-output models.
+        starts_per_class: different starts per class.
+        **options: as :func:`maximize_channels`.
+    """
+    opts = _run_options(options)
+    logits, _ = logit_model(model, head)
+    n_classes = logits.output.shape[-1]
+    chosen = np.repeat(_channel_list(classes, n_classes, "the output: classes"), starts_per_class)
+    selector = tf.one_hot(chosen, n_classes)
+
+    def pick(act):
+        return tf.reduce_sum(act * selector, axis=-1)
+
+    return _optimize(logits, pick, len(chosen), model.input_shape[1:], desc="maximizing classes", **opts)
