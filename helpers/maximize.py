@@ -213,3 +213,47 @@ def maximize_classes(model, classes=None, head=None, starts_per_class=1, **optio
         return tf.reduce_sum(act * selector, axis=-1)
 
     return _optimize(logits, pick, len(chosen), model.input_shape[1:], desc="maximizing classes", **opts)
+
+
+def reached_activation(model, layer, images, channels):
+    """Mean post-activation value of channel ``channels[k]`` on image ``k`` (what was reached)."""
+    from helpers.activations import layer_activations
+
+    maps = layer_activations(model, images, layer)[layer]
+    channels = np.asarray(channels)
+    axes = tuple(range(1, maps.ndim - 1))
+    means = maps.mean(axis=axes) if axes else maps
+    return means[np.arange(len(channels)), channels]
+
+
+def enhance_contrast(images, low=1.0, high=99.0):
+    """Per-image percentile stretch: the ``low``-th percentile to 0, the ``high``-th to 1 (seed 004's
+    contrast-enhanced view)."""
+    images = np.asarray(images, np.float64)
+    axes = tuple(range(1, images.ndim))
+    lo = np.percentile(images, low, axis=axes, keepdims=True)
+    hi = np.percentile(images, high, axis=axes, keepdims=True)
+    return np.clip(np.divide(images - lo, hi - lo, out=np.zeros_like(images), where=hi > lo), 0, 1)
+
+
+def show_plain_and_enhanced(images, titles, suptitle, ncols=8, size=1.1):
+    """Each image twice, plain (values as optimized, 0..1) above contrast-enhanced, in paired rows."""
+    import matplotlib.pyplot as plt
+
+    images = np.asarray(images)
+    enhanced = enhance_contrast(images)
+    ncols = min(ncols, len(images))
+    pairs = -(-len(images) // ncols)
+    fig, axes = plt.subplots(2 * pairs, ncols, figsize=(size * ncols, (size + 0.3) * 2 * pairs + 0.4),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for k, (plain, strong) in enumerate(zip(images, enhanced)):
+        row, col = 2 * (k // ncols), k % ncols
+        for r, (img, title) in enumerate(((plain, titles[k]), (strong, "enhanced"))):
+            shown = img[..., 0] if img.shape[-1] == 1 else img
+            axes[row + r, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
+            axes[row + r, col].set_title(title, fontsize=7)
+    fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig

@@ -126,3 +126,13 @@ def test_option_errors(mnist_model):
         maximize.maximize_channels(mnist_model, "conv9", steps=1)
     with pytest.raises(ValueError, match="channels.*0..31"):
         maximize.maximize_channels(mnist_model, "conv1", [32], steps=1)
+
+
+def test_contrast_enhancement_and_reached_activation(mnist_model):
+    ramp = np.linspace(0.4, 0.6, 100).reshape(1, 10, 10, 1)
+    enhanced = maximize.enhance_contrast(ramp, low=0, high=100)
+    assert enhanced.min() == 0.0 and enhanced.max() == 1.0
+    np.testing.assert_allclose(enhanced, (ramp - 0.4) / 0.2, atol=1e-9)
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    np.testing.assert_allclose(maximize.reached_activation(mnist_model, "dense1", images, [0, 1]),
+                               activations.layer_activations(mnist_model, images, "dense1")["dense1"][[0, 1], [0, 1]])
