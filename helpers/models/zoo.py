@@ -129,16 +129,20 @@ def seed002_mnist(input_shape=(28, 28, 1), classes=10):
     return _classifier(inputs, x, classes, "seed002_mnist")
 
 
+def _paired_conv_blocks(x, second_padding):
+    """Two blocks of two 3x3 convolutions (32, then 64 filters), 2x2 pooling and dropout 0.25."""
+    for block, filters in ((1, 32), (2, 64)):
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{2 * block - 1}")(x)
+        x = layers.Conv2D(filters, 3, padding=second_padding, activation="relu", name=f"conv{2 * block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
+        x = layers.Dropout(0.25, name=f"dropout{block}")(x)
+    return layers.Flatten(name="flatten")(x)
+
+
 def seed002_svhn(input_shape=(32, 32, 3), classes=10):
     """Seed 002's SVHN CNN: conv1-conv2-pool-dropout-conv3-conv4-pool-dropout-fc-dropout-fc."""
     inputs = keras.Input(input_shape, name="image")
-    x = inputs
-    for block, filters in ((1, 32), (2, 64)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{2 * block - 1}")(x)
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{2 * block}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
-        x = layers.Dropout(0.25, name=f"dropout{block}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = _paired_conv_blocks(inputs, second_padding="same")
     x = layers.Dense(512, activation="relu", name="fc1")(x)
     x = layers.Dropout(0.5, name="dropout3")(x)
     return _classifier(inputs, x, classes, "seed002_svhn")
@@ -162,13 +166,7 @@ def seed002_cifar10(input_shape=(32, 32, 3), classes=10):
 def keras_cifar10_cnn(input_shape=(32, 32, 3), classes=10):
     """The Keras example ``cifar10_cnn`` that seed 002 also trains (1,250,858 parameters)."""
     inputs = keras.Input(input_shape, name="image")
-    x = inputs
-    for block, filters in ((1, 32), (2, 64)):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{2 * block - 1}")(x)
-        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv{2 * block}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{block}")(x)
-        x = layers.Dropout(0.25, name=f"dropout{block}")(x)
-    x = layers.Flatten(name="flatten")(x)
+    x = _paired_conv_blocks(inputs, second_padding="valid")
     x = layers.Dense(512, activation="relu", name="dense1")(x)
     x = layers.Dropout(0.5, name="dropout3")(x)
     return _classifier(inputs, x, classes, "keras_cifar10_cnn")
