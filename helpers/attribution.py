@@ -6,116 +6,38 @@ and returns maps ``(n, H, W)`` at input resolution, scaled to [0, 1] per image.
 ``score(outputs) -> (n,)`` (a head of a multi-output model, a regression output);
 ``None`` explains the predicted class. Scores are taken before the softmax (it is
 swapped for a linear activation on a copy); the user's model is never modified.
-An image whose gradients are all zero gets an all-zero map and a warning, never NaN.
-"""
+An image whose map is zero everywhere gets a warning and zeros, never NaN.
 
-import warnings
+Gradient methods live here; the class activation maps (Grad-CAM, Grad-CAM++,
+Score-CAM) in :mod:`helpers.cams`, re-exported.
+"""
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import check_images, graph_input
-from helpers.maximize import logit_model
-
-
-def _score_model(model, head=None, extra_layer=None):
-    """Copy of the model giving pre-softmax outputs (and optionally one inner layer's output)."""
-    logits, _ = logit_model(model, head)
-    if extra_layer is None:
-        return logits
-    return keras.Model(graph_input(logits), [logits.get_layer(extra_layer).output, logits.output])
-
-
-def _scores(outputs, target, n):
-    """Scores ``(n,)`` picked from ``outputs`` by ``target`` (see the module docstring)."""
-    if callable(target):
-        return target(outputs)
-    if target is None:
-        target = tf.argmax(outputs, axis=-1)
-    target = tf.broadcast_to(tf.cast(tf.convert_to_tensor(target), tf.int32), [n])
-    return tf.gather(outputs, target, axis=1, batch_dims=1)
-
-
-def _normalize(maps, method):
-    """Scale each map to [0, 1]; warn about maps that are zero everywhere."""
-    maps = np.asarray(maps, dtype=np.float64)
-    peak = maps.reshape(len(maps), -1).max(axis=1)
-    empty = ~(peak > 0)
-    if empty.any():
-        warnings.warn(f"{method}: {int(empty.sum())} image(s) got an all-zero map (zero gradients, or no positive "
-                      "evidence for the target anywhere); their maps are zeros, not NaN", stacklevel=3)
-    peak = np.where(empty, 1.0, peak)
-    return (np.maximum(maps, 0) / peak[:, None, None]).astype(np.float32)
-
-
-def last_conv_layer(model):
-    """Name of the last layer with a 4-D output that is a convolution; error if there is none."""
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer.name
-    raise ValueError(f"{model.name!r} has no Conv2D layer; pass layer= one of: "
-                     + ", ".join(layer.name for layer in model.layers))
-
-
-def _batches(images, batch_size):
-    for start in range(0, len(images), batch_size):
-        yield slice(start, start + batch_size)
-
-
-def _targets_for(target, batch):
-    if target is None or callable(target) or np.ndim(target) == 0:
-        return target
-    return np.asarray(target)[batch]
-
-
-def grad_cam(model, images, layer=None, target=None, head=None, batch_size=64):
-    """Grad-CAM (Selvaraju et al. 2017): the conv maps weighted by their mean gradient.
-
-    Args:
-        model: a Keras classifier.
-        images: ``(n, H, W, C)``.
-        layer: conv layer whose maps are weighted (default: the last Conv2D).
-        target: see the module docstring.
-        head: output name of a multi-output model (its softmax is made linear).
-        batch_size: images per backward pass.
-
-    Returns:
-        ``(n, H, W)`` maps in [0, 1], bilinearly resized from the layer's resolution.
-    """
-    images = check_images(model, images)
-    layer = layer or last_conv_layer(model)
-    scorer = _score_model(model, head, extra_layer=layer)
-    maps = []
-    for batch in _batches(images, batch_size):
-        x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            features, outputs = scorer(x, training=False)
-            score = tf.reduce_sum(_scores(outputs, _targets_for(target, batch), len(x)))
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
-    return _normalize(np.concatenate(maps), "grad_cam")
+from helpers.activations import check_images
+from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
+from helpers.scoring import batches, normalize_maps, pick_scores, score_model, targets_for
 
 
 def input_gradients(model, images, target=None, head=None, batch_size=64):
     """Gradients of the target score with respect to the input pixels, ``(n, H, W, C)``."""
     images = check_images(model, images)
-    scorer = _score_model(model, head)
+    scorer = score_model(model, head)
     grads = []
-    for batch in _batches(images, batch_size):
+    for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
         with tf.GradientTape() as tape:
             tape.watch(x)
-            score = tf.reduce_sum(_scores(scorer(x, training=False), _targets_for(target, batch), len(x)))
+            score = tf.reduce_sum(pick_scores(scorer(x, training=False), targets_for(target, batch), len(x)))
         grads.append(tape.gradient(score, x).numpy())
     return np.concatenate(grads)
 
 
 def saliency(model, images, target=None, head=None, batch_size=64):
     """Saliency (Simonyan et al. 2014): the largest absolute input gradient over colour channels."""
-    return _normalize(np.abs(input_gradients(model, images, target, head, batch_size)).max(axis=-1), "saliency")
+    return normalize_maps(np.abs(input_gradients(model, images, target, head, batch_size)).max(axis=-1), "saliency")
 
 
 def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, seed=0, batch_size=64):
@@ -130,7 +52,7 @@ def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, se
     for _ in range(samples):
         noisy = images + spread * rng.standard_normal(images.shape).astype(np.float32)
         total += np.abs(input_gradients(model, noisy, target, head, batch_size))
-    return _normalize(total.max(axis=-1) / samples, "smoothgrad")
+    return normalize_maps(total.max(axis=-1) / samples, "smoothgrad")
 
 
 def integrated_gradients(model, images, target=None, head=None, baseline=None, steps=64, batch_size=64,
@@ -148,16 +70,16 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
     """
     images = check_images(model, images)
     baseline = np.zeros_like(images) if baseline is None else np.broadcast_to(baseline, images.shape)
-    scorer = _score_model(model, head)
+    scorer = score_model(model, head)
     fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
     total = np.zeros(images.shape, np.float64)
     for alpha in (np.arange(steps) + 0.5) / steps:
         total += input_gradients(model, baseline + alpha * (images - baseline), fixed, head, batch_size)
     attributions = (images - baseline) * total / steps
-    score = np.asarray(_scores(scorer(images, training=False), _targets_for(fixed, slice(None)), len(images)))
-    base = np.asarray(_scores(scorer(np.asarray(baseline, np.float32), training=False),
-                              _targets_for(fixed, slice(None)), len(images)))
-    maps = _normalize(np.abs(attributions).sum(axis=-1), "integrated_gradients")
+    score = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), len(images)))
+    base = np.asarray(pick_scores(scorer(np.asarray(baseline, np.float32), training=False),
+                              targets_for(fixed, slice(None)), len(images)))
+    maps = normalize_maps(np.abs(attributions).sum(axis=-1), "integrated_gradients")
     if not return_details:
         return maps
     gap = attributions.reshape(len(images), -1).sum(axis=1) - (score - base)
@@ -170,18 +92,79 @@ def occlusion(model, images, target=None, head=None, patch=4, stride=2, fill=0.0
     Each map pixel is the mean drop over all patches that cover it; rises are clipped to 0.
     """
     images = check_images(model, images)
-    scorer = _score_model(model, head)
+    scorer = score_model(model, head)
     n, h, w, _ = images.shape
     fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
-    base = np.asarray(_scores(scorer(images, training=False), _targets_for(fixed, slice(None)), n))
+    base = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), n))
     drop = np.zeros((n, h, w))
     count = np.zeros((h, w))
     corners = [(r, c) for r in range(0, h - patch + 1, stride) for c in range(0, w - patch + 1, stride)]
     for r, c in corners:
         covered = images.copy()
         covered[:, r:r + patch, c:c + patch, :] = fill
-        score = np.asarray(_scores(scorer.predict(covered, batch_size=batch_size, verbose=0),
-                                   _targets_for(fixed, slice(None)), n))
+        score = np.asarray(pick_scores(scorer.predict(covered, batch_size=batch_size, verbose=0),
+                                   targets_for(fixed, slice(None)), n))
         drop[:, r:r + patch, c:c + patch] += (base - score)[:, None, None]
         count[r:r + patch, c:c + patch] += 1
-    return _normalize(drop / np.maximum(count, 1), "occlusion")
+    return normalize_maps(drop / np.maximum(count, 1), "occlusion")
+
+
+@tf.custom_gradient
+def _guided_relu(x):
+    def grad(dy):
+        return dy * tf.cast(x > 0, dy.dtype) * tf.cast(dy > 0, dy.dtype)
+
+    return tf.nn.relu(x), grad
+
+
+@tf.custom_gradient
+def _deconv_relu(x):
+    def grad(dy):
+        return tf.nn.relu(dy)  # Zeiler-Fergus: rectify the signal going back, ignore the forward sign
+
+    return tf.nn.relu(x), grad
+
+
+def _with_relu_backward(model, head, relu):
+    """A pre-softmax copy of ``model`` whose ReLU activations use a modified backward rule."""
+    scorer = score_model(model, head)
+    for layer in scorer.layers:
+        if getattr(layer, "activation", None) is keras.activations.relu:
+            layer.activation = relu
+    return scorer
+
+
+def _modified_backprop(model, images, target, head, batch_size, relu, method):
+    images = check_images(model, images)
+    scorer = _with_relu_backward(model, head, relu)
+    grads = []
+    for batch in batches(images, batch_size):
+        x = tf.constant(images[batch])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(pick_scores(scorer(x, training=False), targets_for(target, batch), len(x)))
+        grads.append(tape.gradient(score, x).numpy())
+    return normalize_maps(np.abs(np.concatenate(grads)).max(axis=-1), method)
+
+
+def guided_backprop(model, images, target=None, head=None, batch_size=64):
+    """Guided backpropagation (Springenberg et al. 2015): at every ReLU only positive gradients
+    flowing into units that were active pass back. Layers with ``activation="relu"`` are changed
+    on a copy; max pooling routes the gradient to the maximum as usual."""
+    return _modified_backprop(model, images, target, head, batch_size, _guided_relu, "guided_backprop")
+
+
+def deconvnet(model, images, target=None, head=None, batch_size=64):
+    """Deconvnet (Zeiler and Fergus 2014): unpool through the max-pooling switches, rectify the
+    backward signal at every ReLU (whatever the forward sign), filter with the transposed kernels."""
+    return _modified_backprop(model, images, target, head, batch_size, _deconv_relu, "deconvnet")
+
+
+#: Every method by name, all with the call shape ``method(model, images, target=..., head=...)``.
+METHODS = {
+    "grad_cam": grad_cam, "grad_cam_plus_plus": grad_cam_plus_plus, "score_cam": score_cam,
+    "saliency": saliency, "smoothgrad": smoothgrad, "integrated_gradients": integrated_gradients,
+    "guided_backprop": guided_backprop, "deconvnet": deconvnet, "occlusion": occlusion,
+}
+
+__all__ = ["METHODS", "last_conv_layer", *METHODS]

@@ -101,3 +101,53 @@ def test_model_untouched_and_smoothgrad_reproducible():
     assert model.get_layer("out").activation is keras.activations.softmax
     with pytest.raises(ValueError, match="expects images of shape"):
         attribution.saliency(model, np.zeros((1, 9, 9, 1)))
+
+
+def relu_chain():
+    """x (1x1x2) -> conv 1x1 (2 units, relu) -> flatten -> dense 2 (linear scores via softmax swap)."""
+    inputs = keras.Input((1, 1, 2))
+    h = keras.layers.Conv2D(2, 1, activation="relu", name="hidden")(inputs)
+    out = keras.layers.Dense(2, use_bias=False, activation="softmax", name="out")(keras.layers.Flatten()(h))
+    model = keras.Model(inputs, out)
+    model.get_layer("hidden").set_weights([np.array([[[[1.0, 1.0], [0.0, -1.0]]]], np.float32),
+                                           np.zeros(2, np.float32)])
+    model.get_layer("out").set_weights([np.array([[-1.0, 0.0], [2.0, 0.0]], np.float32)])
+    return model
+
+
+def test_guided_backprop_and_deconvnet_rules_by_hand():
+    # x = (1, 2): hidden pre-activations (1, -1) -> unit 0 active, unit 1 off.
+    # score 0 = -1 * h0 + 2 * h1; upstream gradients into the ReLUs: (-1, 2).
+    model, x = relu_chain(), np.array([[[[1.0, 2.0]]]], np.float32)
+    grads = attribution.input_gradients(model, x, target=0)[0, 0, 0]
+    np.testing.assert_allclose(grads, [-1.0, 0.0])  # plain: only the active unit 0 passes (-1)
+    # guided: unit 0 active but its gradient is negative -> blocked; unit 1 inactive -> blocked
+    with pytest.warns(UserWarning, match="all-zero map"):
+        assert attribution.guided_backprop(model, x, target=0).max() == 0.0
+    # deconvnet: rectify the backward signal only: (0, 2) -> input gradient W @ (0, 2) = (2, -2)
+    np.testing.assert_allclose(attribution.deconvnet(model, x, target=0)[0, 0, 0], 1.0)
+    assert model.get_layer("hidden").activation is keras.activations.relu
+
+
+def test_every_method_has_the_same_call_shape():
+    model, x = gap_model(), images(2)
+    for name, method in attribution.METHODS.items():
+        maps = method(model, x, target=0)
+        assert maps.shape == (2, 8, 8), name
+        assert maps.min() >= 0.0 and maps.max() == pytest.approx(1.0), name
+
+
+def test_grad_cam_plus_plus_and_score_cam_agree_with_cam_on_a_single_filter_model():
+    """With one filter, every CAM is that filter's map: the weights only rescale it."""
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(x))
+    rng = np.random.default_rng(2)
+    model.get_layer("conv").set_weights([rng.normal(size=(3, 3, 1, 1)).astype(np.float32), np.zeros(1, np.float32)])
+    model.get_layer("out").set_weights([np.array([[1.0, -1.0]], np.float32), np.zeros(2, np.float32)])
+    batch = images(2, seed=5)
+    conv = keras.Model(model.inputs[0], model.get_layer("conv").output).predict(batch, verbose=0)[..., 0]
+    expected = conv / conv.max(axis=(1, 2), keepdims=True)
+    for method in (attribution.grad_cam, attribution.grad_cam_plus_plus, attribution.score_cam):
+        np.testing.assert_allclose(method(model, batch, target=0), expected, atol=1e-5)

@@ -1,0 +1,102 @@
+"""Class activation maps: where in the last conv layer's grid is the evidence for a class?
+
+Grad-CAM, Grad-CAM++ and Score-CAM; same call shape as :mod:`helpers.attribution`
+(which re-exports them) and maps ``(n, H, W)`` in [0, 1] at input resolution.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers.activations import check_images, graph_input
+from helpers.maximize import logit_model
+from helpers.scoring import batches, normalize_maps, pick_scores, score_model, target_indices, targets_for
+
+
+def last_conv_layer(model):
+    """Name of the last Conv2D layer; the message lists the layers if there is none."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.layers.Conv2D):
+            return layer.name
+    raise ValueError(f"{model.name!r} has no Conv2D layer; pass layer= one of: "
+                     + ", ".join(layer.name for layer in model.layers))
+
+
+def grad_cam(model, images, layer=None, target=None, head=None, batch_size=64):
+    """Grad-CAM (Selvaraju et al. 2017): the conv maps weighted by their mean gradient.
+
+    Args:
+        model: a Keras classifier.
+        images: ``(n, H, W, C)``.
+        layer: conv layer whose maps are weighted (default: the last Conv2D).
+        target: see the module docstring.
+        head: output name of a multi-output model (its softmax is made linear).
+        batch_size: images per backward pass.
+
+    Returns:
+        ``(n, H, W)`` maps in [0, 1], bilinearly resized from the layer's resolution.
+    """
+    images = check_images(model, images)
+    layer = layer or last_conv_layer(model)
+    scorer = score_model(model, head, extra_layer=layer)
+    maps = []
+    for batch in batches(images, batch_size):
+        x = tf.constant(images[batch])
+        with tf.GradientTape() as tape:
+            features, outputs = scorer(x, training=False)
+            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
+        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
+    return normalize_maps(np.concatenate(maps), "grad_cam")
+
+
+def grad_cam_plus_plus(model, images, layer=None, target=None, head=None, batch_size=64):
+    """Grad-CAM++ (Chattopadhay et al. 2018): per-position weights from higher-order gradients of
+    ``exp(score)``, which credit several instances of the class better than Grad-CAM."""
+    images = check_images(model, images)
+    layer = layer or last_conv_layer(model)
+    scorer = score_model(model, head, extra_layer=layer)
+    maps = []
+    for batch in batches(images, batch_size):
+        x = tf.constant(images[batch])
+        with tf.GradientTape() as tape:
+            features, outputs = scorer(x, training=False)
+            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
+        g = tape.gradient(score, features)
+        g2, g3 = g ** 2, g ** 3
+        denominator = 2.0 * g2 + tf.reduce_sum(features, axis=[1, 2], keepdims=True) * g3
+        alpha = tf.math.divide_no_nan(g2, tf.where(denominator != 0, denominator, tf.ones_like(denominator)))
+        weights = tf.reduce_sum(alpha * tf.nn.relu(g), axis=[1, 2], keepdims=True)
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
+        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
+    return normalize_maps(np.concatenate(maps), "grad_cam_plus_plus")
+
+
+def score_cam(model, images, layer=None, target=None, head=None, batch_size=256):
+    """Score-CAM (Wang et al. 2020): each conv map, upsampled and scaled to [0, 1], masks the image;
+    the map's weight is how much the masked image raises the target's softmax probability over
+    a black image. No gradients at all."""
+    images = check_images(model, images)
+    layer = layer or last_conv_layer(model)
+    logits, _ = logit_model(model, head)
+    features = keras.Model(graph_input(logits), logits.get_layer(layer).output).predict(
+        images, batch_size=batch_size, verbose=0)
+    masks = tf.image.resize(features, images.shape[1:3], method="bilinear").numpy()
+    low = masks.min(axis=(1, 2), keepdims=True)
+    span = masks.max(axis=(1, 2), keepdims=True) - low
+    masks = np.divide(masks - low, span, out=np.zeros_like(masks), where=span > 0)
+    indices = None if callable(target) else target_indices(target, logits(images, training=False))
+
+    def pick(probs, i):
+        return np.asarray(target(probs)) if callable(target) else probs[:, indices[i]]
+
+    black = np.asarray(tf.nn.softmax(logits(np.zeros_like(images[:1]), training=False)))
+    maps = np.zeros((len(images),) + images.shape[1:3])
+    for i in range(len(images)):
+        masked = images[i][None] * np.moveaxis(masks[i], -1, 0)[..., None]
+        probs = np.asarray(tf.nn.softmax(logits.predict(masked, batch_size=batch_size, verbose=0)))
+        weights = pick(probs, i) - pick(black, i)[0]
+        maps[i] = np.maximum(np.tensordot(features[i], weights, axes=([-1], [0])), 0)
+    return normalize_maps(maps, "score_cam")

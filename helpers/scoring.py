@@ -1,0 +1,66 @@
+"""What an attribution explains: pre-softmax scores picked by a target, and map normalization.
+
+Shared by :mod:`helpers.attribution` and :mod:`helpers.cams`. ``target`` is a
+class index, a list with one class per image, or a callable ``score(outputs) ->
+(n,)``; ``None`` means the predicted class.
+"""
+
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from helpers.activations import graph_input
+from helpers.maximize import logit_model
+
+
+def score_model(model, head=None, extra_layer=None):
+    """Copy of the model giving pre-softmax outputs (and optionally one inner layer's output)."""
+    logits, _ = logit_model(model, head)
+    if extra_layer is None:
+        return logits
+    return keras.Model(graph_input(logits), [logits.get_layer(extra_layer).output, logits.output])
+
+
+def pick_scores(outputs, target, n):
+    """Scores ``(n,)`` picked from ``outputs`` by ``target`` (see the module docstring)."""
+    if callable(target):
+        return target(outputs)
+    if target is None:
+        target = tf.argmax(outputs, axis=-1)
+    target = tf.broadcast_to(tf.cast(tf.convert_to_tensor(target), tf.int32), [n])
+    return tf.gather(outputs, target, axis=1, batch_dims=1)
+
+
+def normalize_maps(maps, method):
+    """Scale each map to [0, 1]; warn about maps that are zero everywhere."""
+    maps = np.asarray(maps, dtype=np.float64)
+    peak = maps.reshape(len(maps), -1).max(axis=1)
+    empty = ~(peak > 0)
+    if empty.any():
+        warnings.warn(f"{method}: {int(empty.sum())} image(s) got an all-zero map (zero gradients, or no positive "
+                      "evidence for the target anywhere); their maps are zeros, not NaN", stacklevel=3)
+    peak = np.where(empty, 1.0, peak)
+    return (np.maximum(maps, 0) / peak[:, None, None]).astype(np.float32)
+
+
+def batches(images, batch_size):
+    for start in range(0, len(images), batch_size):
+        yield slice(start, start + batch_size)
+
+
+def targets_for(target, batch):
+    if target is None or callable(target) or np.ndim(target) == 0:
+        return target
+    return np.asarray(target)[batch]
+
+
+
+
+def target_indices(target, outputs):
+    """Class index per image: the predicted class for ``None``, else ``target`` broadcast to ``(n,)``."""
+    outputs = np.asarray(outputs)
+    if target is None:
+        return outputs.argmax(axis=-1)
+    return np.broadcast_to(np.asarray(target), (len(outputs),)).astype(np.int64)
