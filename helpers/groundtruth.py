@@ -1,0 +1,112 @@
+"""Scoring attribution maps: against ground truth, by faithfulness, and by a sanity check.
+
+- :func:`pointing_game` and :func:`energy_in_mask`: does the map point at the pixels
+  that define the class (the Line data's masks)?
+- :func:`deletion_insertion`: does removing the top-ranked pixels destroy the score
+  quickly, and does inserting them restore it quickly (Petsiuk et al. 2018)?
+- :func:`cascading_randomization`: does the map change when the model's weights are
+  randomized from the top layer down (Adebayo et al. 2018)? A method that does not
+  depend on the model fails it.
+"""
+
+import keras
+import numpy as np
+import scipy.ndimage
+import scipy.stats
+
+from helpers.scoring import pick_scores, score_model, target_indices
+
+
+def _check(maps, masks):
+    maps, masks = np.asarray(maps), np.asarray(masks, bool)
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {maps.shape} and masks {masks.shape} must have the same shape (n, H, W)")
+    return maps, masks
+
+
+def pointing_game(maps, masks, tolerance=1):
+    """True where the map's maximum lies on the mask, grown by ``tolerance`` pixels."""
+    maps, masks = _check(maps, masks)
+    if tolerance:
+        masks = np.stack([scipy.ndimage.binary_dilation(m, iterations=tolerance) for m in masks])
+    flat = maps.reshape(len(maps), -1)
+    peak = flat.argmax(axis=1)
+    hit = masks.reshape(len(masks), -1)[np.arange(len(maps)), peak]
+    return hit & (flat.max(axis=1) > 0)  # an all-zero map points nowhere
+
+
+def energy_in_mask(maps, masks):
+    """Fraction of each map's total value that falls on the mask (0 for an all-zero map)."""
+    maps, masks = _check(maps, masks)
+    total = maps.reshape(len(maps), -1).sum(axis=1)
+    inside = (maps * masks).reshape(len(maps), -1).sum(axis=1)
+    return np.divide(inside, total, out=np.zeros_like(total, dtype=np.float64), where=total > 0)
+
+
+def deletion_insertion(model, images, maps, target=None, head=None, fractions=20, fill=0.0, batch_size=256):
+    """Deletion and insertion curves of the target's softmax probability, and their areas.
+
+    Pixels are ranked by the map (ties broken by position). Deletion sets the top
+    ``k`` pixels to ``fill``; insertion starts from an image of ``fill`` and puts the
+    top ``k`` pixels back; ``k`` runs over ``fractions + 1`` evenly spaced fractions.
+
+    Returns:
+        dict with ``fractions`` ``(fractions + 1,)``, ``deletion`` and ``insertion``
+        curves ``(n, fractions + 1)`` and their areas ``deletion_auc`` and
+        ``insertion_auc`` ``(n,)`` (trapezoid rule; lower deletion and higher
+        insertion mean a more faithful map).
+    """
+    images = np.asarray(images, np.float32)
+    n, h, w = np.asarray(maps).shape
+    logits = score_model(model, head)
+    indices = target_indices(target, logits.predict(images, batch_size=batch_size, verbose=0))
+    order = np.argsort(-np.asarray(maps).reshape(n, -1), axis=1, kind="stable")
+    steps = np.linspace(0, 1, fractions + 1)
+    curves = {"deletion": np.zeros((n, len(steps))), "insertion": np.zeros((n, len(steps)))}
+    for j, fraction in enumerate(steps):
+        chosen = np.zeros((n, h * w), bool)
+        k = int(round(fraction * h * w))
+        np.put_along_axis(chosen, order[:, :k], True, axis=1)
+        chosen = chosen.reshape(n, h, w, 1)
+        for kind, batch in (("deletion", np.where(chosen, fill, images)), ("insertion", np.where(chosen, images, fill))):
+            probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits.predict(batch, batch_size=batch_size, verbose=0)))
+            curves[kind][:, j] = np.asarray(pick_scores(probs, indices, n))
+    return {"fractions": steps, **curves,
+            "deletion_auc": np.trapezoid(curves["deletion"], steps, axis=1),
+            "insertion_auc": np.trapezoid(curves["insertion"], steps, axis=1)}
+
+
+def cascading_randomization(model, images, method, target=None, seed=0, **method_options):
+    """Randomize the weights layer by layer from the output down and compare the maps.
+
+    Args:
+        model: the trained model (not modified: a copy is randomized).
+        images: a batch of images.
+        method: an attribution function with the common call shape.
+        target: explained class(es); fixed to the trained model's prediction when None,
+            so every step explains the same class.
+
+    Returns:
+        list of ``(layer name, mean Spearman rank correlation with the original maps)``,
+        starting with ``("original", 1.0)``; each later step has every layer down to
+        the named one re-initialized with random weights.
+    """
+    images = np.asarray(images, np.float32)
+    target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
+    original = method(model, images, target=target, **method_options)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    results = [("original", 1.0)]
+    for layer in reversed(copy.layers):
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        # kernels, biases, scales and shifts get random values of the same spread; the
+        # running statistics of batch normalization keep theirs (a variance must stay positive)
+        layer.set_weights([w if "moving" in var.name else rng.normal(0.0, np.std(w) or 0.05, w.shape).astype(w.dtype)
+                           for var, w in zip(layer.weights, weights)])
+        maps = method(copy, images, target=target, **method_options)
+        rho = [scipy.stats.spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(original, maps)]
+        results.append((layer.name, float(np.nanmean(rho))))
+    return results

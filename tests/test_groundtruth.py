@@ -1,0 +1,80 @@
+"""Ground-truth scores, deletion/insertion and the randomization sanity check, with exact values."""
+
+import keras
+import numpy as np
+import pytest
+
+import helpers
+from helpers import attribution, groundtruth
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _session():
+    helpers.setup(0)
+
+
+def test_pointing_game_and_energy():
+    masks = np.zeros((3, 5, 5), bool)
+    masks[:, 2, :] = True  # a horizontal line in row 2
+    maps = np.zeros((3, 5, 5))
+    maps[0, 2, 3] = 1.0                    # peak on the line
+    maps[1, 3, 3] = 1.0                    # one pixel off
+    maps[1, 2, 1] = 0.5
+    assert groundtruth.pointing_game(maps, masks, tolerance=0).tolist() == [True, False, False]
+    assert groundtruth.pointing_game(maps, masks, tolerance=1).tolist() == [True, True, False]  # zero map: miss
+    np.testing.assert_allclose(groundtruth.energy_in_mask(maps, masks), [1.0, 0.5 / 1.5, 0.0])
+    with pytest.raises(ValueError, match="same shape"):
+        groundtruth.energy_in_mask(maps, masks[:, :4])
+
+
+def linear_reader():
+    """Class 0's logit is the sum of four pixels (the top-left 2x2 block); class 1's is 0."""
+    inputs = keras.Input((4, 4, 1))
+    out = keras.layers.Dense(2, use_bias=False, activation="softmax", name="out")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, out)
+    w = np.zeros((16, 2), np.float32)
+    w[[0, 1, 4, 5], 0] = 1.0
+    model.get_layer("out").set_weights([w])
+    return model
+
+
+def test_deletion_and_insertion_exact_curves():
+    model, image = linear_reader(), np.ones((1, 4, 4, 1), np.float32)
+    good = np.zeros((1, 4, 4))
+    good[0, :2, :2] = 1.0  # ranks exactly the four pixels the model reads first
+    result = groundtruth.deletion_insertion(model, image, good, target=0, fractions=4)
+    s4 = 1 / (1 + np.exp(-4.0))
+    np.testing.assert_allclose(result["deletion"][0], [s4, 0.5, 0.5, 0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(result["insertion"][0], [0.5, s4, s4, s4, s4], atol=1e-6)
+    np.testing.assert_allclose(result["deletion_auc"], 0.25 * ((s4 + 0.5) / 2 + 1.5), atol=1e-6)
+    bad = groundtruth.deletion_insertion(model, image, 1.0 - good, target=0, fractions=4)
+    assert bad["deletion_auc"][0] > result["deletion_auc"][0]
+    assert bad["insertion_auc"][0] < result["insertion_auc"][0]
+
+
+def gap_model():
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(x))
+    model.get_layer("conv").set_weights([rng.normal(size=(3, 3, 1, 4)).astype(np.float32), np.zeros(4, np.float32)])
+    model.get_layer("out").set_weights([rng.normal(size=(4, 2)).astype(np.float32), np.zeros(2, np.float32)])
+    return model
+
+
+def test_cascading_randomization_separates_model_dependent_methods():
+    model = gap_model()
+    images = np.random.default_rng(1).random((4, 8, 8, 1)).astype(np.float32)
+    before = [w.copy() for w in model.get_weights()]
+
+    def edge_detector(model, images, target=None):  # ignores the model entirely
+        return np.abs(np.diff(images[..., 0], axis=1, prepend=0))
+
+    ignoring = groundtruth.cascading_randomization(model, images, edge_detector)
+    assert [name for name, _ in ignoring] == ["original", "out", "conv"]
+    assert all(rho == pytest.approx(1.0) for _, rho in ignoring)
+    dependent = groundtruth.cascading_randomization(model, images, attribution.saliency)
+    assert dependent[-1][1] < 0.8
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # the trained model is untouched
