@@ -78,3 +78,18 @@ def test_cascading_randomization_separates_model_dependent_methods():
     assert dependent[-1][1] < 0.8
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)  # the trained model is untouched
+
+
+def test_overlay_blends_and_checks_sizes():
+    from helpers import overlays
+
+    image = np.zeros((2, 2))
+    heat = np.array([[0.0, 1.0], [1.0, 0.0]])
+    blended = overlays.overlay(image, heat, alpha=1.0)
+    np.testing.assert_allclose(blended[0, 1], (0.5, 0.0, 0.0), atol=0.01)  # jet at 1.0 is dark red
+    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.ones((2, 2, 3)))
+    with pytest.raises(ValueError, match="must match"):
+        overlays.overlay(np.zeros((3, 3)), heat)
+    fig = overlays.show_maps(np.zeros((2, 2, 2, 1)), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])},
+                             masks=np.ones((2, 2, 2), bool))
+    assert sum(len(ax.get_images()) for ax in fig.axes) == 6

@@ -1,0 +1,59 @@
+"""Heatmaps over images: one figure for many attribution methods side by side."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+
+
+def overlay(image, heatmap, alpha=0.5, cmap="jet"):
+    """Blend a heatmap in [0, 1] over an image; returns RGB in [0, 1].
+
+    Args:
+        image: ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1].
+        heatmap: ``(H, W)`` in [0, 1], same size as the image.
+        alpha: weight of the heatmap colour.
+    """
+    image = np.asarray(image, np.float64)
+    heatmap = np.asarray(heatmap, np.float64)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.shape[:2] != heatmap.shape:
+        raise ValueError(f"heatmap {heatmap.shape} must match the image's height and width {image.shape[:2]}")
+    rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+    coloured = colormaps[cmap](np.clip(heatmap, 0, 1))[..., :3]
+    return np.clip((1 - alpha) * rgb + alpha * coloured, 0, 1)
+
+
+def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, alpha=0.5):
+    """Rows = methods, columns = images: every map overlaid on its image, one shared colour bar.
+
+    Args:
+        images: ``(n, H, W[, C])`` in [0, 1].
+        maps: dict method name -> ``(n, H, W)`` maps in [0, 1].
+        titles: one title per image (column).
+        masks: optional ``(n, H, W)`` ground truth, outlined in white.
+    """
+    images = np.asarray(images)
+    n = len(images)
+    fig, axes = plt.subplots(len(maps) + 1, n, figsize=(size * n + 1.0, size * (len(maps) + 1) + 0.5),
+                             squeeze=False)
+    for col in range(n):
+        shown = images[col][..., 0] if images.shape[-1] == 1 else images[col]
+        axes[0, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
+        axes[0, col].set_title(titles[col] if titles is not None else f"image {col}", fontsize=7)
+    for row, (name, method_maps) in enumerate(maps.items(), start=1):
+        for col in range(n):
+            axes[row, col].imshow(overlay(images[col], method_maps[col], alpha))
+            if masks is not None:
+                axes[row, col].contour(masks[col], levels=[0.5], colors="white", linewidths=0.5)
+        axes[row, 0].set_ylabel(name, fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("input", fontsize=7)
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), ax=axes, fraction=0.02, pad=0.01, label="attribution")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
