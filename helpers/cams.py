@@ -93,10 +93,11 @@ def score_cam(model, images, layer=None, target=None, head=None, batch_size=256)
         return np.asarray(target(probs)) if callable(target) else probs[:, indices[i]]
 
     black = np.asarray(tf.nn.softmax(logits(np.zeros_like(images[:1]), training=False)))
-    maps = np.zeros((len(images),) + images.shape[1:3])
+    cams = np.zeros(features.shape[:3], np.float32)
     for i in range(len(images)):
         masked = images[i][None] * np.moveaxis(masks[i], -1, 0)[..., None]
         probs = np.asarray(tf.nn.softmax(logits.predict(masked, batch_size=batch_size, verbose=0)))
         weights = pick(probs, i) - pick(black, i)[0]
-        maps[i] = np.maximum(np.tensordot(features[i], weights, axes=([-1], [0])), 0)
+        cams[i] = np.maximum(np.tensordot(features[i], weights, axes=([-1], [0])), 0)
+    maps = tf.image.resize(cams[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy()
     return normalize_maps(maps, "score_cam")

@@ -1,5 +1,7 @@
 """Attribution maps on hand-weighted models whose maps are known exactly."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -131,10 +133,17 @@ def test_guided_backprop_and_deconvnet_rules_by_hand():
 
 def test_every_method_has_the_same_call_shape():
     model, x = gap_model(), images(2)
+    inputs = keras.Input((8, 8, 1))  # a 'valid' convolution: the CAMs must be resized from 6x6
+    h = keras.layers.Conv2D(3, 3, activation="relu", name="conv")(inputs)
+    valid = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(h)))
     for name, method in attribution.METHODS.items():
         maps = method(model, x, target=0)
         assert maps.shape == (2, 8, 8), name
         assert maps.min() >= 0.0 and maps.max() == pytest.approx(1.0), name
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # an untrained model may have no positive evidence at all
+            maps = method(valid, x, target=0)
+        assert maps.shape == (2, 8, 8) and 0.0 <= maps.min() and maps.max() <= 1.0, name
 
 
 def test_grad_cam_plus_plus_and_score_cam_agree_with_cam_on_a_single_filter_model():
