@@ -9,6 +9,8 @@
   depend on the model fails it.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import scipy.ndimage
@@ -89,7 +91,8 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
     Returns:
         list of ``(layer name, mean Spearman rank correlation with the original maps)``,
         starting with ``("original", 1.0)``; each later step has every layer down to
-        the named one re-initialized with random weights.
+        the named one re-initialized with random weights. A constant map (all zeros)
+        shares no ranking with anything and counts as correlation 0.
     """
     images = np.asarray(images, np.float32)
     target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
@@ -106,7 +109,16 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
         # running statistics of batch normalization keep theirs (a variance must stay positive)
         layer.set_weights([w if "moving" in var.name else rng.normal(0.0, np.std(w) or 0.05, w.shape).astype(w.dtype)
                            for var, w in zip(layer.weights, weights)])
-        maps = method(copy, images, target=target, **method_options)
-        rho = [scipy.stats.spearmanr(a.ravel(), b.ravel()).statistic for a, b in zip(original, maps)]
-        results.append((layer.name, float(np.nanmean(rho))))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a randomized model often has all-zero maps; that is the point
+            maps = method(copy, images, target=target, **method_options)
+        results.append((layer.name, float(np.mean([rank_correlation(a, b) for a, b in zip(original, maps)]))))
     return results
+
+
+def rank_correlation(a, b):
+    """Spearman rank correlation of two maps; 0 when either is constant (no ranking to share)."""
+    a, b = np.ravel(a), np.ravel(b)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(scipy.stats.spearmanr(a, b).statistic)

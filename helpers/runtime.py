@@ -60,6 +60,11 @@ def _quiet_native_stderr(enabled=True):
         os.close(devnull)
 
 
+def _warning_to_stdout(message, category, filename, lineno, file=None, line=None):
+    """Show a warning as one plain line on stdout (Jupyter paints stderr like an error)."""
+    print(f"{category.__name__}: {message}", file=sys.stdout)
+
+
 def setup(seed=0, deterministic=True, quiet=True):
     """Prepare a reproducible session: logging, seeds, determinism, plot style.
 
@@ -68,7 +73,8 @@ def setup(seed=0, deterministic=True, quiet=True):
             (through ``keras.utils.set_random_seed``).
         deterministic: enable TensorFlow op determinism, so that training and
             gradients give bit-identical results on the same machine.
-        quiet: silence TensorFlow, absl and Python warnings in notebook output.
+        quiet: silence TensorFlow and absl logging, hide deprecation noise, and show the
+            remaining Python warnings as one line on stdout instead of a red stderr block.
 
     Returns:
         A dict with the seed and the library versions in use, for the record.
@@ -101,6 +107,7 @@ def setup(seed=0, deterministic=True, quiet=True):
         import absl.logging  # a TensorFlow dependency
 
         absl.logging.set_verbosity(absl.logging.ERROR)
+        warnings.showwarning = _warning_to_stdout
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", module="keras")

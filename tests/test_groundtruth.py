@@ -93,3 +93,9 @@ def test_overlay_blends_and_checks_sizes():
     fig = overlays.show_maps(np.zeros((2, 2, 2, 1)), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])},
                              masks=np.ones((2, 2, 2), bool))
     assert sum(len(ax.get_images()) for ax in fig.axes) == 6
+
+
+def test_rank_correlation_of_constant_maps_is_zero():
+    assert groundtruth.rank_correlation(np.zeros((3, 3)), np.arange(9.0)) == 0.0
+    assert groundtruth.rank_correlation(np.arange(9.0), np.arange(9.0) ** 2) == pytest.approx(1.0)
+    assert groundtruth.rank_correlation(np.arange(9.0), -np.arange(9.0)) == pytest.approx(-1.0)

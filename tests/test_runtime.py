@@ -35,3 +35,12 @@ def test_determinism_and_logging():
 def test_bad_seed(bad):
     with pytest.raises(ValueError, match="non-negative integer"):
         helpers.setup(seed=bad)
+
+
+def test_warnings_are_printed_on_stdout(capsys):
+    import warnings
+
+    helpers.setup(seed=0)
+    warnings.warn("a course warning", UserWarning)
+    captured = capsys.readouterr()
+    assert "UserWarning: a course warning" in captured.out and captured.err == ""
