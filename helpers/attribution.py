@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import check_images
+from helpers.activations import check_images, graph_input
 from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
 from helpers.scoring import batches, normalize_maps, pick_scores, score_model, targets_for
 
@@ -38,6 +38,31 @@ def input_gradients(model, images, target=None, head=None, batch_size=64):
 def saliency(model, images, target=None, head=None, batch_size=64):
     """Saliency (Simonyan et al. 2014): the largest absolute input gradient over colour channels."""
     return normalize_maps(np.abs(input_gradients(model, images, target, head, batch_size)).max(axis=-1), "saliency")
+
+
+def layer_saliency(model, images, layer, channel=None, batch_size=64):
+    """Back-propagation map to an intermediate layer (seed 002): the absolute input gradient of
+    the summed activation of ``layer`` (or of one ``channel`` of it), largest over colour channels.
+
+    Shows which pixels the layer's response depends on, without involving any class.
+    """
+    images = check_images(model, images)
+    names = [x.name for x in model.layers]
+    if layer not in names:
+        raise ValueError(f"no layer {layer!r} in {model.name!r}; layers: {', '.join(names)}")
+    extractor = keras.Model(graph_input(model), model.get_layer(layer).output)
+    width = extractor.output.shape[-1]
+    if channel is not None and not 0 <= channel < width:
+        raise ValueError(f"layer {layer} has channels 0..{width - 1}; got {channel}")
+    grads = []
+    for batch in batches(images, batch_size):
+        x = tf.constant(images[batch])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            act = extractor(x, training=False)
+            total = tf.reduce_sum(act if channel is None else act[..., channel])
+        grads.append(tape.gradient(total, x).numpy())
+    return normalize_maps(np.abs(np.concatenate(grads)).max(axis=-1), "layer_saliency")
 
 
 def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, seed=0, batch_size=64):
@@ -167,4 +192,4 @@ METHODS = {
     "guided_backprop": guided_backprop, "deconvnet": deconvnet, "occlusion": occlusion,
 }
 
-__all__ = ["METHODS", "last_conv_layer", *METHODS]
+__all__ = ["METHODS", "last_conv_layer", "layer_saliency", "input_gradients", *METHODS]

@@ -160,3 +160,18 @@ def test_grad_cam_plus_plus_and_score_cam_agree_with_cam_on_a_single_filter_mode
     expected = conv / conv.max(axis=(1, 2), keepdims=True)
     for method in (attribution.grad_cam, attribution.grad_cam_plus_plus, attribution.score_cam):
         np.testing.assert_allclose(method(model, batch, target=0), expected, atol=1e-5)
+
+
+def test_layer_saliency_by_hand():
+    inputs = keras.Input((1, 3, 1))
+    hidden = keras.layers.Conv2D(2, 1, activation="relu", name="hidden")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(hidden)))
+    model.get_layer("hidden").set_weights([np.array([[[[2.0, 1.0]]]], np.float32), np.zeros(2, np.float32)])
+    x = np.array([1.0, -1.0, 0.5], np.float32).reshape(1, 1, 3, 1)
+    # channel 0 = relu(2x), channel 1 = relu(x): pixels 0 and 2 are active in both, pixel 1 in none
+    np.testing.assert_allclose(attribution.layer_saliency(model, x, "hidden")[0, 0], [1.0, 0.0, 1.0])
+    np.testing.assert_allclose(attribution.layer_saliency(model, x, "hidden", channel=1)[0, 0], [1.0, 0.0, 1.0])
+    with pytest.raises(ValueError, match="channels 0..1"):
+        attribution.layer_saliency(model, x, "hidden", channel=2)
+    with pytest.raises(ValueError, match="layers: .*hidden"):
+        attribution.layer_saliency(model, x, "nope")
