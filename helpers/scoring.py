@@ -29,6 +29,9 @@ def pick_scores(outputs, target, n):
         return target(outputs)
     if target is None:
         target = tf.argmax(outputs, axis=-1)
+    elif np.ndim(target) == 1 and len(target) != n:
+        raise ValueError(f"target has {len(target)} entries for {n} images: give one class per image, "
+                         "a single class for all, or None for the predicted class")
     target = tf.broadcast_to(tf.cast(tf.convert_to_tensor(target), tf.int32), [n])
     return tf.gather(outputs, target, axis=1, batch_dims=1)
 
@@ -46,16 +49,16 @@ def normalize_maps(maps, method):
 
 
 def batches(images, batch_size):
+    """Slices of ``batch_size`` images covering the whole batch."""
     for start in range(0, len(images), batch_size):
         yield slice(start, start + batch_size)
 
 
 def targets_for(target, batch):
+    """The part of a per-image ``target`` list that belongs to ``batch`` (others pass through)."""
     if target is None or callable(target) or np.ndim(target) == 0:
         return target
     return np.asarray(target)[batch]
-
-
 
 
 def target_indices(target, outputs):

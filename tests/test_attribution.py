@@ -175,3 +175,8 @@ def test_layer_saliency_by_hand():
         attribution.layer_saliency(model, x, "hidden", channel=2)
     with pytest.raises(ValueError, match="layers: .*hidden"):
         attribution.layer_saliency(model, x, "nope")
+
+
+def test_target_list_of_the_wrong_length_is_explained():
+    with pytest.raises(ValueError, match="target has 3 entries for 2 images"):
+        attribution.saliency(gap_model(), images(2), target=[0, 1, 0])
