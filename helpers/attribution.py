@@ -21,10 +21,8 @@ from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_ca
 from helpers.scoring import batches, normalize_maps, pick_scores, score_model, targets_for
 
 
-def input_gradients(model, images, target=None, head=None, batch_size=64):
-    """Gradients of the target score with respect to the input pixels, ``(n, H, W, C)``."""
-    images = check_images(model, images)
-    scorer = score_model(model, head)
+def _gradients(scorer, images, target, batch_size):
+    """Input gradients of the target score of ``scorer`` (any pre-softmax model copy)."""
     grads = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
@@ -33,6 +31,12 @@ def input_gradients(model, images, target=None, head=None, batch_size=64):
             score = tf.reduce_sum(pick_scores(scorer(x, training=False), targets_for(target, batch), len(x)))
         grads.append(tape.gradient(score, x).numpy())
     return np.concatenate(grads)
+
+
+def input_gradients(model, images, target=None, head=None, batch_size=64):
+    """Gradients of the target score with respect to the input pixels, ``(n, H, W, C)``."""
+    images = check_images(model, images)
+    return _gradients(score_model(model, head), images, target, batch_size)
 
 
 def saliency(model, images, target=None, head=None, batch_size=64):
@@ -161,15 +165,8 @@ def _with_relu_backward(model, head, relu):
 
 def _modified_backprop(model, images, target, head, batch_size, relu, method):
     images = check_images(model, images)
-    scorer = _with_relu_backward(model, head, relu)
-    grads = []
-    for batch in batches(images, batch_size):
-        x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(pick_scores(scorer(x, training=False), targets_for(target, batch), len(x)))
-        grads.append(tape.gradient(score, x).numpy())
-    return normalize_maps(np.abs(np.concatenate(grads)).max(axis=-1), method)
+    grads = _gradients(_with_relu_backward(model, head, relu), images, target, batch_size)
+    return normalize_maps(np.abs(grads).max(axis=-1), method)
 
 
 def guided_backprop(model, images, target=None, head=None, batch_size=64):

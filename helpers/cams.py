@@ -22,6 +22,26 @@ def last_conv_layer(model):
                      + ", ".join(layer.name for layer in model.layers))
 
 
+def _weighted_maps(model, images, layer, target, head, batch_size, channel_weights, method):
+    """Shared body of the gradient CAMs: ``relu(sum_k weight_k * A_k)`` resized to the input.
+
+    ``channel_weights(features, grads)`` returns weights broadcastable to the features.
+    """
+    images = check_images(model, images)
+    layer = layer or last_conv_layer(model)
+    scorer = score_model(model, head, extra_layer=layer)
+    maps = []
+    for batch in batches(images, batch_size):
+        x = tf.constant(images[batch])
+        with tf.GradientTape() as tape:
+            features, outputs = scorer(x, training=False)
+            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
+        grads = tape.gradient(score, features)
+        cam = tf.nn.relu(tf.reduce_sum(channel_weights(features, grads) * features, axis=-1))
+        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
+    return normalize_maps(np.concatenate(maps), method)
+
+
 def grad_cam(model, images, layer=None, target=None, head=None, batch_size=64):
     """Grad-CAM (Selvaraju et al. 2017): the conv maps weighted by their mean gradient.
 
@@ -36,42 +56,22 @@ def grad_cam(model, images, layer=None, target=None, head=None, batch_size=64):
     Returns:
         ``(n, H, W)`` maps in [0, 1], bilinearly resized from the layer's resolution.
     """
-    images = check_images(model, images)
-    layer = layer or last_conv_layer(model)
-    scorer = score_model(model, head, extra_layer=layer)
-    maps = []
-    for batch in batches(images, batch_size):
-        x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            features, outputs = scorer(x, training=False)
-            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
-    return normalize_maps(np.concatenate(maps), "grad_cam")
+    def mean_gradient(features, grads):
+        return tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
+
+    return _weighted_maps(model, images, layer, target, head, batch_size, mean_gradient, "grad_cam")
 
 
 def grad_cam_plus_plus(model, images, layer=None, target=None, head=None, batch_size=64):
     """Grad-CAM++ (Chattopadhay et al. 2018): per-position weights from higher-order gradients of
     ``exp(score)``, which credit several instances of the class better than Grad-CAM."""
-    images = check_images(model, images)
-    layer = layer or last_conv_layer(model)
-    scorer = score_model(model, head, extra_layer=layer)
-    maps = []
-    for batch in batches(images, batch_size):
-        x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            features, outputs = scorer(x, training=False)
-            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
-        g = tape.gradient(score, features)
+    def higher_order(features, g):
         g2, g3 = g ** 2, g ** 3
         denominator = 2.0 * g2 + tf.reduce_sum(features, axis=[1, 2], keepdims=True) * g3
         alpha = tf.math.divide_no_nan(g2, tf.where(denominator != 0, denominator, tf.ones_like(denominator)))
-        weights = tf.reduce_sum(alpha * tf.nn.relu(g), axis=[1, 2], keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))
-        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
-    return normalize_maps(np.concatenate(maps), "grad_cam_plus_plus")
+        return tf.reduce_sum(alpha * tf.nn.relu(g), axis=[1, 2], keepdims=True)
+
+    return _weighted_maps(model, images, layer, target, head, batch_size, higher_order, "grad_cam_plus_plus")
 
 
 def score_cam(model, images, layer=None, target=None, head=None, batch_size=256):
