@@ -40,7 +40,6 @@ def graph_input(model):
             "a batch of images (model(images)) or give it a keras.Input, then ask again"
         )
     return inputs
-    return inputs
 
 
 def _matches(shape, expected):
@@ -68,12 +67,10 @@ def check_images(model, images):
     return images
 
 
-def _sub_model_inputs(model, path, values):
-    """Value of the input of nested sub-model ``path[0]`` of ``model`` for the batch ``values``."""
-    sub = model.get_layer(path[0])
-    node = sub._inbound_nodes[-1]
-    feeding = node.input_tensors
-    extractor = keras.Model(graph_input(model), feeding)
+def _sub_model_inputs(model, name, values):
+    """Nested sub-model ``name`` of ``model`` and the value of its input for the batch ``values``."""
+    sub = model.get_layer(name)
+    extractor = keras.Model(graph_input(model), sub._inbound_nodes[-1].input_tensors)
     return sub, extractor(values, training=False)
 
 
@@ -105,7 +102,7 @@ def layer_activations(model, images, layers=None, batch_size=256):
     if unknown:
         raise ValueError(f"no layer {', '.join(map(repr, unknown))} in model {model.name!r}; "
                          f"valid names: {', '.join(valid)}")
-    graph_input(model)
+    graph_input(model)  # an unbuilt model is refused before the images are looked at
     images = check_images(model, images)
     result = {}
     top = [n for n in layers if "/" not in n]
@@ -120,7 +117,7 @@ def layer_activations(model, images, layers=None, batch_size=256):
             outer, inner = name.split("/", 1)
             nested.setdefault(outer, []).append(inner)
     for outer, inners in nested.items():
-        sub, sub_inputs = _sub_model_inputs(model, [outer], images)
+        sub, sub_inputs = _sub_model_inputs(model, outer, images)
         inner_values = layer_activations(sub, np.asarray(sub_inputs), inners, batch_size)
         result.update({f"{outer}/{k}": v for k, v in inner_values.items()})
     return {name: result[name] for name in layers}

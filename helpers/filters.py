@@ -99,6 +99,31 @@ def linear_copy(model, layer_name):
     return copy
 
 
+def layer_model(model, layer_name, pre_activation=False):
+    """Sub-model from the image input to ``layer_name``'s output (names are listed when unknown).
+
+    With ``pre_activation`` the layer's activation is made linear on a copy
+    (see :func:`linear_copy`); layers without an activation are taken as they are.
+    """
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(f"no layer {layer_name!r} in {model.name!r}; layers: {', '.join(names)}")
+    if pre_activation and getattr(model.get_layer(layer_name), "activation", None) is not None:
+        model = linear_copy(model, layer_name)
+    return keras.Model(graph_input(model), model.get_layer(layer_name).output)
+
+
+def channel_indices(channels, available, what):
+    """``channels`` (default: all ``available``) as an int array, checked to lie in 0..available-1.
+
+    ``what`` starts the error message, e.g. ``"layer conv1 has filters"``.
+    """
+    channels = np.atleast_1d(np.asarray(channels if channels is not None else np.arange(available)))
+    if channels.size == 0 or channels.min() < 0 or channels.max() >= available:
+        raise ValueError(f"{what} 0..{available - 1}; got {channels.tolist()}")
+    return channels.astype(np.int64)
+
+
 def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, position=None,
                     linear=False, noise=0.01, seed=0, progress=True):
     """Plain gradient ascent in input space for many filters at once.
@@ -123,12 +148,9 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
         ``(images, trajectory)``: float32 ``(k, H, W, C)`` (not clipped) and the
         objective per step ``(steps + 1, k)``.
     """
-    source = linear_copy(model, layer_name) if linear else model
-    extractor = keras.Model(graph_input(source), source.get_layer(layer_name).output)
+    extractor = layer_model(model, layer_name, pre_activation=linear)
     n_filters = extractor.output.shape[-1]
-    channels = np.arange(n_filters) if channels is None else np.asarray(channels)
-    if channels.min() < 0 or channels.max() >= n_filters:
-        raise ValueError(f"layer {layer_name} has filters 0..{n_filters - 1}; got {channels.tolist()}")
+    channels = channel_indices(channels, n_filters, f"layer {layer_name} has filters")
     rng = np.random.default_rng(seed)
     shape = (len(channels),) + tuple(model.input_shape[1:])
     images = tf.Variable(0.5 + noise * (rng.random(shape, dtype=np.float32) - 0.5))

@@ -13,13 +13,11 @@ Each returns ``(images, trajectory)``: images ``(n, H, W, C)`` in [0, 1] and the
 objective per image, row 0 before the first step, then one row per step.
 """
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from helpers import regularizers as R
-from helpers.activations import graph_input
-from helpers.filters import linear_copy
+from helpers.filters import channel_indices, layer_model
 from helpers.progress import progress as progress_bar
 
 #: The regularization used in chapter 04 unless told otherwise.
@@ -86,24 +84,6 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
     return images, np.stack(trajectory)
 
 
-def _extractor(model, layer_name, pre_activation=False):
-    """Sub-model from the input to ``layer_name``; with ``pre_activation`` its activation is
-    made linear on a copy (a ReLU that is zero everywhere has no gradient to follow)."""
-    names = [layer.name for layer in model.layers]
-    if layer_name not in names:
-        raise ValueError(f"no layer {layer_name!r} in {model.name!r}; layers: {', '.join(names)}")
-    if pre_activation and getattr(model.get_layer(layer_name), "activation", None) is not None:
-        model = linear_copy(model, layer_name)
-    return keras.Model(graph_input(model), model.get_layer(layer_name).output)
-
-
-def _channel_list(channels, available, what):
-    channels = np.atleast_1d(np.asarray(channels if channels is not None else np.arange(available)))
-    if channels.size == 0 or channels.min() < 0 or channels.max() >= available:
-        raise ValueError(f"{what} has 0..{available - 1}; got {channels.tolist()}")
-    return channels.astype(np.int64)
-
-
 def _run_options(kwargs):
     options = dict(steps=200, step_size=None, regularization=DEFAULT, start="lowfreq", length_scale=4.0,
                    parametrization="pixel", standardize=None, seed=0, progress=True)
@@ -140,16 +120,15 @@ def maximize_channels(model, layer, channels=None, starts_per_channel=1, pre_act
         ``(images, trajectory)``; trajectory has ``steps + 2`` rows (start, each step, end).
     """
     opts = _run_options(options)
-    extractor = _extractor(model, layer, pre_activation)
+    extractor = layer_model(model, layer, pre_activation)
     available = extractor.output.shape[-1]
-    chosen = np.repeat(_channel_list(channels, available, f"layer {layer}: channels"), starts_per_channel)
-    selector = tf.one_hot(chosen, available)
+    chosen = np.repeat(channel_indices(channels, available, f"layer {layer} has channels"), starts_per_channel)
     spatial = len(extractor.output.shape) - 2
-    selector = tf.reshape(selector, [len(chosen)] + [1] * spatial + [available])
+    selector = tf.reshape(tf.one_hot(chosen, available), [len(chosen)] + [1] * spatial + [available])
 
     def pick(act):
-        return tf.reduce_mean(tf.reduce_sum(act * selector, axis=-1), axis=list(range(1, spatial + 1)) or None) \
-            if spatial else tf.reduce_sum(act * selector, axis=-1)
+        per_unit = tf.reduce_sum(act * selector, axis=-1)  # image k's own channel
+        return tf.reduce_mean(per_unit, axis=list(range(1, spatial + 1))) if spatial else per_unit
 
     return _optimize(extractor, pick, len(chosen), model.input_shape[1:], desc=f"maximizing {layer}", **opts)
 
@@ -161,9 +140,9 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
     from different random starts.
     """
     opts = _run_options(options)
-    extractor = _extractor(model, layer, pre_activation)
+    extractor = layer_model(model, layer, pre_activation)
     shape = extractor.output.shape
-    channel = int(_channel_list([channel], shape[-1], f"layer {layer}: channels")[0])
+    channel = int(channel_indices([channel], shape[-1], f"layer {layer} has channels")[0])
     row, col = position
     if not (0 <= row < shape[1] and 0 <= col < shape[2]):
         raise ValueError(f"layer {layer} has positions (0..{shape[1] - 1}, 0..{shape[2] - 1}); got {position}")
@@ -189,8 +168,7 @@ def logit_model(model, head=None):
     else:
         output = model.outputs[0]
     layer_name = output._keras_history.operation.name
-    copy = linear_copy(model, layer_name)
-    return keras.Model(graph_input(copy), copy.get_layer(layer_name).output), layer_name
+    return layer_model(model, layer_name, pre_activation=True), layer_name
 
 
 def maximize_classes(model, classes=None, head=None, starts_per_class=1, **options):
@@ -206,7 +184,7 @@ def maximize_classes(model, classes=None, head=None, starts_per_class=1, **optio
     opts = _run_options(options)
     logits, _ = logit_model(model, head)
     n_classes = logits.output.shape[-1]
-    chosen = np.repeat(_channel_list(classes, n_classes, "the output: classes"), starts_per_class)
+    chosen = np.repeat(channel_indices(classes, n_classes, "the output has classes"), starts_per_class)
     selector = tf.one_hot(chosen, n_classes)
 
     def pick(act):

@@ -12,7 +12,7 @@ import numpy as np
 from helpers.data.cifar10 import load_cifar10
 from helpers.data.lines import make_lines
 from helpers.data.mnist import load_mnist
-from helpers.data.registry import file_entry
+from helpers.data.registry import entry
 from helpers.data.svhn import load_svhn
 
 DATASETS = ("mnist", "lines", "lines_heads", "svhn", "cifar10")
@@ -75,10 +75,8 @@ def training_data(name, train_size=None, validation_size=5000):
         loader = {"mnist": load_mnist, "svhn": load_svhn, "cifar10": load_cifar10}[name]
         (x, y), (x_test, y_test) = loader()
         x_train, y_train, x_val, y_val = _split(_scale(x), y, validation_size)
-        files = {"mnist": ["mnist.npz"], "svhn": ["train_32x32.mat", "test_32x32.mat"],
-                 "cifar10": ["cifar-10-python.tar.gz"]}[name]
         data = TrainingData(x_train, y_train, x_val, y_val, _scale(x_test), y_test,
-                            fingerprint={"sha256": [file_entry(name, f)["sha256"] for f in files],
+                            fingerprint={"sha256": [f["sha256"] for f in entry(name)["files"]],
                                          "validation_size": validation_size})
     if train_size is not None:
         if not 1 <= train_size <= len(data.x_train):
