@@ -100,3 +100,40 @@ def show_channel(image, activation, channel, layer_name, cmap="viridis"):
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def show_most_activated(images, activations_by_layer, titles=None, suptitle=None, size=1.5):
+    """For each image (a row), its most activated channel in each layer (a column).
+
+    The channel with the highest mean activation is the feature the layer
+    "sees most" in that image (:func:`helpers.statistics.most_activated_channel`).
+
+    Args:
+        images: ``(n, H, W, C)`` inputs in [0, 1].
+        activations_by_layer: dict layer name -> ``(n, h, w, channels)`` activations of those images.
+        titles: one label per image (row), e.g. its class name.
+        suptitle: figure title.
+
+    Returns:
+        ``(figure, choices)``: ``choices[layer]`` is the ``(channel, mean)`` array pair per image.
+    """
+    from helpers.statistics import most_activated_channel
+
+    images = np.asarray(images)
+    choices = {name: most_activated_channel(a) for name, a in activations_by_layer.items()}
+    n, cols = len(images), len(choices) + 1
+    fig, axes = plt.subplots(n, cols, figsize=(size * cols + 0.6, size * n + 0.5), squeeze=False)
+    for row in range(n):
+        image = images[row]
+        axes[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(titles[row] if titles is not None else f"image {row}", fontsize=7)
+        for ax, (name, (best, mean)) in zip(axes[row, 1:], choices.items()):
+            shown = ax.imshow(activations_by_layer[name][row][..., best[row]], cmap="viridis")
+            ax.set_title(f"{name} ch {best[row]} (mean {mean[row]:.2f})", fontsize=7)
+            fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(suptitle or "Most activated channel of each layer, per image")
+    fig.tight_layout()
+    return fig, choices

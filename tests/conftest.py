@@ -18,3 +18,4 @@ def _close_figures():
 
     yield
     plt.close("all")
+

@@ -1,16 +1,14 @@
 """SVHN and CIFAR-10 loaders on tiny fixtures written in the real file formats."""
 
 import io
-import pickle
-import tarfile
 import urllib.error
 
 import numpy as np
 import pytest
-import scipy.io
 
 import helpers.data.registry as reg
 from helpers.data import CIFAR10_CLASSES, ChecksumError, DatasetUnavailable, load_cifar10, load_svhn
+from helpers.data.fixtures import write_cifar_archive, write_svhn_mat
 from helpers.data.registry import sha256_of
 
 
@@ -22,24 +20,6 @@ def download_dir(tmp_path, monkeypatch):
 
 def _no_network(*args, **kwargs):
     raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-
-def write_svhn_mat(path, images, labels):
-    """SVHN's layout: X (32, 32, 3, n) uint8, y (n, 1) with digit 0 stored as 10."""
-    y = np.where(labels == 0, 10, labels).reshape(-1, 1).astype(np.uint8)
-    scipy.io.savemat(path, {"X": np.transpose(images, (1, 2, 3, 0)), "y": y})
-
-
-def write_cifar_archive(path, batches):
-    """CIFAR-10's layout: a tar.gz of python-2 style pickles with bytes keys."""
-    with tarfile.open(path, "w:gz") as tar:
-        for member, (images, labels) in batches.items():
-            data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
-            blob = pickle.dumps({b"batch_label": member.encode(), b"labels": labels.tolist(), b"data": data},
-                                protocol=2)
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{member}")
-            info.size = len(blob)
-            tar.addfile(info, io.BytesIO(blob))
 
 
 def random_images(n, seed):
@@ -144,3 +124,33 @@ def test_download_with_wrong_hash_keeps_nothing(download_dir, monkeypatch):
     with pytest.raises(ChecksumError, match="nothing was kept"):
         reg.ensure_file("cifar10", "cifar-10-python.tar.gz")
     assert list((download_dir / "cifar10").iterdir()) == []
+
+
+def test_fixture_registry_verifies_and_labels_fixtures(tmp_path, monkeypatch):
+    from helpers.data import is_fixture, title
+    from helpers.data.fixtures import write_fixtures
+
+    for key, value in write_fixtures(tmp_path, n_train=20, n_test=10, seed=3).items():
+        monkeypatch.setenv(key, value)
+    assert is_fixture("svhn") and is_fixture("cifar10") and not is_fixture("mnist")
+    assert title("svhn") == "TEST FIXTURE in SVHN's file format (synthetic squares, not SVHN)"
+    (x, y), (xt, yt) = load_cifar10(download=False)  # checksum verified against the fixture registry
+    assert x.shape == (20, 32, 32, 3) and xt.shape == (10, 32, 32, 3)
+    assert sorted(np.bincount(yt).tolist()) == [1] * 10
+    (sx, sy), _ = load_svhn(download=False)
+    assert sx.shape == (20, 32, 32, 3) and np.bincount(sy).tolist() == [2] * 10
+    # the label is drawn as a square at a class-specific place: class means differ there
+    assert sx[sy == 0][:, 4:14, 2:10, 0].min() == 255 and sx[sy == 9][:, 4:14, 2:10].max() < 96
+    path = tmp_path / "svhn" / "test_32x32.mat"
+    blob = path.read_bytes()
+    path.write_bytes(blob[:-1] + bytes([blob[-1] ^ 1]))
+    with pytest.raises(ChecksumError, match="test_32x32.mat"):
+        load_svhn(download=False)
+
+
+def test_real_registry_titles_are_the_real_names(monkeypatch):
+    from helpers.data import is_fixture, title
+
+    monkeypatch.delenv(reg.REGISTRY_ENV, raising=False)
+    assert [title(n) for n in ("mnist", "svhn", "cifar10")] == ["MNIST", "SVHN", "CIFAR-10"]
+    assert not is_fixture("svhn")

@@ -59,3 +59,16 @@ def test_class_patterns_and_similarity():
     np.testing.assert_allclose(sim, [[1, 0, 2 ** -0.5], [0, 1, 2 ** -0.5], [2 ** -0.5, 2 ** -0.5, 1]])
     with pytest.raises(ValueError, match=r"no image of class \[1\]"):
         statistics.class_mean_patterns(act, [0, 0, 2, 2])
+
+
+def test_show_most_activated_picks_the_channel_with_the_highest_mean():
+    from helpers.featuremaps import show_most_activated
+
+    acts = np.zeros((2, 4, 4, 3), np.float32)
+    acts[0, :, :, 2] = 1.0          # image 0: channel 2, mean 1
+    acts[1, 0, 0, 1] = 8.0          # image 1: channel 1, mean 8/16
+    acts[1, :, :, 0] = 0.25         # channel 0 has mean 0.25 < 0.5
+    fig, choices = show_most_activated(np.zeros((2, 8, 8, 3)), {"conv": acts}, titles=["a", "b"])
+    best, mean = choices["conv"]
+    assert best.tolist() == [2, 1] and mean.tolist() == [1.0, 0.5]
+    assert [ax.get_title() for ax in fig.axes[:4]] == ["a", "conv ch 2 (mean 1.00)", "b", "conv ch 1 (mean 0.50)"]

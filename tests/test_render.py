@@ -102,3 +102,27 @@ def test_main_exit_status_and_summary(course, capsys):
 def test_update_references_refuses_parameters(course):
     with pytest.raises(SystemExit):
         render.main(["--update-references", "--quick"])
+
+
+def test_chapter_without_its_data_is_reported_and_left_alone(course, tmp_path, monkeypatch):
+    import urllib.error
+
+    import helpers.data.registry as reg
+
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    notebooks, build = course
+    monkeypatch.setenv(reg.DOWNLOAD_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.setattr(reg.urllib.request, "urlopen", no_network)
+    path = notebooks / "03_svhn.ipynb"
+    make_notebook(path, "print('never runs')")
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["course"] = {"requires_data": ["svhn"]}
+    nbformat.write(nb, path)
+    before = path.read_text()
+    results = render.render(render.discover(["00", "03"], notebook_dir=notebooks), {}, build, update_references=True)
+    assert [(r["chapter"], r["status"]) for r in results] == [("00_good", "ok"), ("03_svhn", "NO DATA")]
+    assert "python -m helpers.data.fetch svhn" in results[1]["error"]
+    assert path.read_text() == before and not (build / "03_svhn.ipynb").exists()
+    assert render.main(["--only", "03", "--notebook-dir", str(notebooks), "--build-dir", str(build)]) == 0

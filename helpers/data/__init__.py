@@ -6,12 +6,13 @@ Public API:
 - :func:`make_lines` -- the 96-class Line data, generated in code, with pixel masks.
 - :func:`load_svhn`, :func:`load_cifar10` -- real loaders that download and verify.
 - :class:`DatasetUnavailable`, :class:`ChecksumError` -- the errors they raise.
+- :func:`title` -- the name to print on figures (says "TEST FIXTURE" for fixtures).
 """
 
 from helpers.data.cifar10 import CIFAR10_CLASSES, load_cifar10
 from helpers.data.lines import LineData, make_lines
 from helpers.data.mnist import load_mnist
-from helpers.data.registry import ChecksumError, DatasetError, DatasetUnavailable, load_registry
+from helpers.data.registry import ChecksumError, DatasetError, DatasetUnavailable, is_fixture, load_registry, title
 from helpers.data.svhn import load_svhn
 
 __all__ = [
@@ -25,4 +26,6 @@ __all__ = [
     "load_svhn",
     "make_lines",
     "load_registry",
+    "is_fixture",
+    "title",
 ]

@@ -18,6 +18,10 @@ DATA_DIR = REPO_ROOT / "data"
 REGISTRY_PATH = DATA_DIR / "registry.json"
 #: Environment variable that moves the download cache (tests point it at fixtures).
 DOWNLOAD_DIR_ENV = "COURSE_DOWNLOAD_DIR"
+#: Environment variable naming another registry file. Only the test fixtures of
+#: :mod:`helpers.data.fixtures` use it: their registry records the fixtures' own
+#: sha256 and titles that say they are not the real data sets.
+REGISTRY_ENV = "COURSE_DATA_REGISTRY"
 
 
 class DatasetError(RuntimeError):
@@ -32,11 +36,36 @@ class ChecksumError(DatasetError):
     """A data file exists but its sha256 differs from the registry's."""
 
 
+def registry_path():
+    """The registry in use: ``$COURSE_DATA_REGISTRY`` when set, else ``data/registry.json``."""
+    override = os.environ.get(REGISTRY_ENV)
+    return pathlib.Path(override) if override else REGISTRY_PATH
+
+
 @functools.cache
+def _read_registry(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def load_registry():
     """Return the registry as a dict: data set name -> entry (files, source, licence)."""
-    with open(REGISTRY_PATH, encoding="utf-8") as f:
-        return json.load(f)
+    return _read_registry(str(registry_path()))
+
+
+def title(name):
+    """The name to print on figures of data set ``name``.
+
+    The real registry gives e.g. ``"SVHN"``; a fixture registry gives a title
+    that says the images are a test fixture, so stand-in data is never shown
+    under a real data set's name.
+    """
+    return entry(name).get("title", name)
+
+
+def is_fixture(name):
+    """True when data set ``name`` comes from a test-fixture registry, not the real files."""
+    return bool(entry(name).get("fixture", False))
 
 
 def entry(name):

@@ -94,7 +94,8 @@ def evaluate(model, x, y, batch_size=512):
     return {k: round(float(v), 6) for k, v in scores.items()}
 
 
-def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0, verbose=2, **options):
+def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0, verbose=2,
+            validation_size=None, **options):
     """Return architecture ``name`` trained on ``dataset``, from the cache when possible.
 
     The first call trains (deterministically from ``seed``; Keras prints one line
@@ -108,6 +109,8 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
             architecture's own.
         epochs, batch_size: training length and batch size.
         train_size: train on the first ``train_size`` images only (quick profile).
+        validation_size: images held out for validation (default: the data set's, 5000
+            for MNIST, SVHN and CIFAR-10); small for the test fixtures.
         seed: seeds weights initialisation and shuffling.
         verbose: Keras ``fit`` verbosity (0 silent, 2 one line per epoch).
         **options: builder options, e.g. ``filters=(3, 6, 12)``.
@@ -118,7 +121,8 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
     import keras
 
     dataset = dataset or architecture(name).dataset
-    data = training_data(dataset, train_size=train_size)
+    split = {} if validation_size is None else {"validation_size": validation_size}
+    data = training_data(dataset, train_size=train_size, **split)
     key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
     path = cache_dir() / f"{name}-{key}"
     if (path / "meta.json").exists():
