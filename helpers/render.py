@@ -2,7 +2,8 @@
 
 Every ``notebooks/NN_*.ipynb`` is executed with papermill (kernel ``python3``,
 working directory ``notebooks/``). Executed notebooks and HTML copies go to
-``build/``; a summary table (chapter, status, seconds) ends the run. A failing
+``build/``; a summary table (chapter, status, seconds) ends the run and the
+report ``build/index.html`` is rebuilt (:mod:`helpers.report`). A failing
 chapter is reported with its error cell and does not stop the others; its
 partial output is kept as ``build/NN_*.failed.ipynb`` and never replaces a good
 result. With ``--update-references`` the committed notebooks in ``notebooks/``
@@ -25,6 +26,7 @@ import nbformat
 import yaml
 
 from helpers.data.registry import REPO_ROOT
+from helpers.report import build_report
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
@@ -161,7 +163,8 @@ def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_referenc
         status, seconds, message = render_one(path, params, build_dir, timeout, update_references)
         if message:
             print(f"    {status}: {message}", file=sys.stderr, flush=True)
-        results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "error": message})
+        results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "error": message,
+                        "rendered": time.strftime("%Y-%m-%d %H:%M")})
     return results
 
 
@@ -175,11 +178,22 @@ def print_summary(results):
 
 
 def write_summary(path, results):
-    """Merge this run's results into ``path`` (JSON list, one record per chapter)."""
+    """Merge this run's results into ``path`` (JSON list, one record per chapter); return the merged list.
+
+    A chapter that failed or lacked its data keeps the record of its last good render
+    (that is the page the report still shows), with this run's problem noted.
+    """
     previous = json.loads(path.read_text()) if path.exists() else []
     merged = {r["chapter"]: r for r in previous}
-    merged.update({r["chapter"]: r for r in results})
-    path.write_text(json.dumps([merged[k] for k in sorted(merged)], indent=1) + "\n")
+    for r in results:
+        old = merged.get(r["chapter"])
+        if r["status"] != "ok" and old and old["status"] == "ok":
+            merged[r["chapter"]] = {**old, "error": f"last run {r['status']}: {r['error']}"}
+        else:
+            merged[r["chapter"]] = r
+    records = [merged[k] for k in sorted(merged)]
+    path.write_text(json.dumps(records, indent=1) + "\n")
+    return records
 
 
 def main(argv=None):
@@ -200,7 +214,8 @@ def main(argv=None):
         parser.error("--update-references renders with the default parameters only; drop -p/-f/--quick")
     results = render(discover(args.only, args.notebook_dir), params, args.build_dir, args.timeout, args.update_references)
     print_summary(results)
-    write_summary(args.build_dir / "render_summary.json", results)
+    records = write_summary(args.build_dir / "render_summary.json", results)
+    print(f"report: {build_report(args.build_dir, args.notebook_dir, records)}")
     return 1 if any(r["status"] == "FAILED" for r in results) else 0
 
 
