@@ -97,6 +97,18 @@ def test_main_exit_status_and_summary(course, capsys):
     assert "00_good" in out and "FAILED" in out and "total" in out
     summary = json.loads((build / "render_summary.json").read_text())
     assert [r["status"] for r in summary] == ["ok", "FAILED"]
+    index = (build / "index.html").read_text()
+    assert 'href="00_good.html"' in index and "01_bad.html" not in index and "broken on purpose" in index
+    assert 'href="index.html"' in (build / "00_good.html").read_text()
+
+
+def test_summary_keeps_the_last_good_render_of_a_chapter(tmp_path):
+    path = tmp_path / "summary.json"
+    render.write_summary(path, [{"chapter": "00_a", "status": "ok", "seconds": 3.0, "error": ""}])
+    records = render.write_summary(path, [{"chapter": "00_a", "status": "FAILED", "seconds": 1.0, "error": "boom"},
+                                          {"chapter": "01_b", "status": "NO DATA", "seconds": 0.0, "error": "fetch"}])
+    assert records[0] == {"chapter": "00_a", "status": "ok", "seconds": 3.0, "error": "last run FAILED: boom"}
+    assert records[1]["status"] == "NO DATA"
 
 
 def test_update_references_refuses_parameters(course):
