@@ -203,9 +203,9 @@ def run_checks(name, function):
 
 
 def check(name, function):
-    """Check a solution in the notebook: print the checks passed and what failed."""
+    """Check a solution in the notebook: print the checks passed and what failed (returns None,
+    so the cell shows only the printed lines; :func:`run_checks` returns the record)."""
     result = run_checks(name, function)
     print(f"{name}: {result['passed']}/{result['total']} checks passed, {result['score']}/{result['points']} points")
     for line in result["messages"]:
         print("  -", line)
-    return result
