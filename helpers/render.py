@@ -124,10 +124,14 @@ def render_one(path, params, build_dir, timeout, update_references):
     """Execute one chapter; return ``(status, seconds, message)``."""
     import papermill
 
+    from helpers.data.registry import is_fixture
+
     build_dir.mkdir(parents=True, exist_ok=True)
-    problem = missing_data(required_data(path))
+    needs = required_data(path)
+    problem = missing_data(needs)
     if problem:
         return "NO DATA", 0.0, problem
+    fixtures = [name for name in needs if is_fixture(name)]
     declared = declared_parameters(path)
     chosen = {k: v for k, v in params.items() if k in declared}
     partial = build_dir / f".{path.stem}.partial.ipynb"
@@ -147,6 +151,8 @@ def render_one(path, params, build_dir, timeout, update_references):
     _write_atomically(build_dir / f"{path.stem}.html", to_html(nb))
     os.replace(partial, build_dir / path.name)
     (build_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)
+    if update_references and fixtures:
+        return "ok", seconds, f"committed notebook kept: {', '.join(fixtures)} points at test fixtures, not real data"
     if update_references:
         _write_atomically(path, nbformat.writes(strip_volatile(nb)) + "\n")
     return "ok", seconds, ""

@@ -138,3 +138,21 @@ def test_chapter_without_its_data_is_reported_and_left_alone(course, tmp_path, m
     assert "python -m helpers.data.fetch svhn" in results[1]["error"]
     assert path.read_text() == before and not (build / "03_svhn.ipynb").exists()
     assert render.main(["--only", "03", "--notebook-dir", str(notebooks), "--build-dir", str(build)]) == 0
+
+
+def test_fixture_renders_never_become_the_committed_notebook(course, tmp_path, monkeypatch):
+    from helpers.data.fixtures import write_fixtures
+
+    notebooks, build = course
+    for key, value in write_fixtures(tmp_path / "fixtures", n_train=10, n_test=10).items():
+        monkeypatch.setenv(key, value)
+    path = notebooks / "04_svhn.ipynb"
+    make_notebook(path, "print('rendered on fixtures')")
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["course"] = {"requires_data": ["svhn"]}
+    nbformat.write(nb, path)
+    before = path.read_text()
+    [result] = render.render(render.discover(["04"], notebook_dir=notebooks), {}, build, update_references=True)
+    assert result["status"] == "ok" and "svhn points at test fixtures" in result["error"]
+    assert path.read_text() == before
+    assert "rendered on fixtures" in stdout_of(build / "04_svhn.ipynb")
