@@ -54,7 +54,6 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
     def objective(x):
         return pick(extractor((x - mean) / std, training=False))
 
-    @tf.function
     def step(i):
         with tf.GradientTape() as tape:
             x = to_image(variable)
@@ -76,9 +75,28 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
             variable.assign(x)
         return value
 
+    @tf.function(autograph=False)  # plain TF control flow below: no source transformation to pay for
+    def run_steps(first, count):
+        """Steps ``first .. first+count-1`` in one call (a graph loop, no Python between steps)."""
+        def body(k, values):
+            with tf.control_dependencies([values.flow]):  # step k+1 reads the variable after step k
+                value = step(first + k)
+            return k + 1, values.write(k, value)
+
+        _, values = tf.while_loop(lambda k, _: k < count, body,
+                                  [tf.constant(0), tf.TensorArray(tf.float32, size=count)])
+        return values.stack()
+
     trajectory = [objective(to_image(variable)).numpy()]
-    for i in progress_bar(range(steps), desc, enabled=progress):
-        trajectory.append(step(tf.constant(i, tf.int32)).numpy())
+    chunk = max(1, min(25, steps // 10))  # a progress update every chunk of steps
+    bar = progress_bar(None, desc, total=steps, enabled=progress) if progress else None
+    for first in range(0, steps, chunk):
+        count = min(chunk, steps - first)
+        trajectory.extend(run_steps(tf.constant(first), tf.constant(count)).numpy())
+        if bar is not None:
+            bar.update(count)
+    if bar is not None:
+        bar.close()
     images = to_image(variable).numpy()
     trajectory.append(objective(images).numpy())
     return images, np.stack(trajectory)
