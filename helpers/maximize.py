@@ -64,7 +64,7 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
         if reg.normalize_gradient:
             axes = list(range(1, len(grads.shape)))
             grads = grads / (tf.sqrt(tf.reduce_sum(grads ** 2, axis=axes, keepdims=True)) + 1e-12)
-        variable.assign_add(step_size * grads)
+        update = variable.assign_add(step_size * grads)
         if parametrization == "pixel":
             x = tf.clip_by_value(variable, 0.0, 1.0) * (1.0 - reg.l2_decay)
             if reg.blur_every:
@@ -72,14 +72,15 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
                             lambda: x)
             if reg.clip_percentile:
                 x = R.clip_weak_pixels(x, reg.clip_percentile)
-            variable.assign(x)
-        return value
+            update = variable.assign(x)
+        with tf.control_dependencies([update]):  # the value comes out only once the image is updated
+            return tf.identity(value)
 
     @tf.function(autograph=False)  # plain TF control flow below: no source transformation to pay for
     def run_steps(first, count):
         """Steps ``first .. first+count-1`` in one call (a graph loop, no Python between steps)."""
         def body(k, values):
-            with tf.control_dependencies([values.flow]):  # step k+1 reads the variable after step k
+            with tf.control_dependencies([values.flow]):  # step k+1 starts after step k's value (and update)
                 value = step(first + k)
             return k + 1, values.write(k, value)
 
