@@ -90,14 +90,11 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
 
     trajectory = [objective(to_image(variable)).numpy()]
     chunk = max(1, min(25, steps // 10))  # a progress update every chunk of steps
-    bar = progress_bar(None, desc, total=steps, enabled=progress) if progress else None
-    for first in range(0, steps, chunk):
-        count = min(chunk, steps - first)
-        trajectory.extend(run_steps(tf.constant(first), tf.constant(count)).numpy())
-        if bar is not None:
+    with progress_bar(None, desc, total=steps, enabled=progress) as bar:
+        for first in range(0, steps, chunk):
+            count = min(chunk, steps - first)
+            trajectory.extend(run_steps(tf.constant(first), tf.constant(count)).numpy())
             bar.update(count)
-    if bar is not None:
-        bar.close()
     images = to_image(variable).numpy()
     trajectory.append(objective(images).numpy())
     return images, np.stack(trajectory)

@@ -10,7 +10,10 @@ from tqdm import tqdm
 
 
 def progress(iterable, desc, total=None, enabled=True):
-    """Wrap ``iterable`` in a progress bar labelled ``desc`` (pass-through when not enabled)."""
-    if not enabled:
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, file=sys.stdout, mininterval=1.0, leave=False, ncols=90)
+    """Wrap ``iterable`` in a progress bar labelled ``desc`` (silent when not enabled).
+
+    With ``iterable=None`` and a ``total``, the bar is advanced by hand with
+    ``bar.update(n)`` (for work done in chunks); ``bar.close()`` ends it.
+    """
+    return tqdm(iterable, desc=desc, total=total, file=sys.stdout, mininterval=1.0, leave=False, ncols=90,
+                disable=not enabled)
