@@ -9,62 +9,9 @@ extractor model; the user's model is never changed.
 import keras
 import numpy as np
 
+from helpers.modelparts import check_images, find_layer, graph_input, layer_names, output_tensor, positive_int
 
-def _is_model(layer):
-    return isinstance(layer, keras.Model)
-
-
-def layer_names(model, prefix=""):
-    """Every layer name of ``model``, nested sub-model layers as ``sub/inner``, input layers left out."""
-    names = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        names.append(prefix + layer.name)
-        if _is_model(layer):
-            names.extend(layer_names(layer, prefix + layer.name + "/"))
-    return names
-
-
-def graph_input(model):
-    """The model's symbolic input (a single tensor for single-input models)."""
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if inputs and len(inputs) == 1:
-        return inputs[0]
-    if not inputs:
-        raise ValueError(
-            f"model {model.name!r} has not been built, so it has no layer outputs yet: call it once on "
-            "a batch of images (model(images)) or give it a keras.Input, then ask again"
-        )
-    return inputs
-
-
-def _matches(shape, expected):
-    return len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
-
-
-def check_images(model, images):
-    """Return ``images`` as a float32 batch of the model's input shape, or explain the mismatch.
-
-    A single image gets a batch axis; grey images without a channel axis get one
-    when the model takes one channel.
-    """
-    images = np.asarray(images, dtype=np.float32)
-    expected = tuple(model.input_shape[1:])
-    grey = expected[-1] == 1
-    if _matches(images.shape, expected):
-        images = images[None]
-    elif grey and _matches(images.shape[1:], expected[:-1]):
-        images = images[..., None]
-    elif grey and _matches(images.shape, expected[:-1]):
-        images = images[None, ..., None]
-    if not _matches(images.shape[1:], expected):
-        shape = "(n, " + ", ".join("any" if e is None else str(e) for e in expected) + ")"
-        raise ValueError(f"model {model.name!r} expects images of shape {shape}; got {images.shape}")
-    return images
+__all__ = ["layer_activations", "layer_names", "graph_input", "check_images"]
 
 
 def _sub_model_inputs(model, name, values):
@@ -81,8 +28,9 @@ def layer_activations(model, images, layers=None, batch_size=256):
         model: a built Keras 3 model.
         images: ``(n, H, W, C)`` (or one image ``(H, W, C)``; grey ``(n, H, W)`` for
             one-channel models), values as the model expects them.
-        layers: a layer name or list of names (``sub/inner`` for nested models);
-            default every layer (see :func:`layer_names`).
+        layers: a layer (name, ``sub/inner`` path for nested models, index or layer
+            object) or a list of them; default every layer (see :func:`layer_names`).
+            The result is keyed by layer name (path).
         batch_size: images per forward pass.
 
     Returns:
@@ -93,21 +41,18 @@ def layer_activations(model, images, layers=None, batch_size=256):
             image batch of the wrong shape (the message states the expected one),
             or an unbuilt model.
     """
-    valid = layer_names(model)
+    graph_input(model)  # an unbuilt model is refused before anything else is looked at
     if layers is None:
-        layers = valid
-    elif isinstance(layers, str):
+        layers = layer_names(model)
+    elif isinstance(layers, (str, int, keras.layers.Layer)):
         layers = [layers]
-    unknown = [name for name in layers if name not in valid]
-    if unknown:
-        raise ValueError(f"no layer {', '.join(map(repr, unknown))} in model {model.name!r}; "
-                         f"valid names: {', '.join(valid)}")
-    graph_input(model)  # an unbuilt model is refused before the images are looked at
+    layers = [find_layer(model, layer) for layer in layers]
+    batch_size = positive_int(batch_size, "batch_size")
     images = check_images(model, images)
     result = {}
     top = [n for n in layers if "/" not in n]
     if top:
-        extractor = keras.Model(graph_input(model), [model.get_layer(n).output for n in top])
+        extractor = keras.Model(graph_input(model), [output_tensor(model, model.get_layer(n)) for n in top])
         outputs = extractor.predict(images, batch_size=batch_size, verbose=0)
         outputs = outputs if isinstance(outputs, list) else [outputs]
         result.update(zip(top, (np.asarray(o) for o in outputs)))

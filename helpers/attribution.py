@@ -12,13 +12,16 @@ Gradient methods live here; the class activation maps (Grad-CAM, Grad-CAM++,
 Score-CAM) in :mod:`helpers.cams`, re-exported.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import check_images, graph_input
 from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
-from helpers.scoring import batches, normalize_maps, pick_scores, score_model, targets_for
+from helpers.modelparts import (channel_indices, check_images, find_layer, get_layer, layer_model, layer_names,
+                                finite_number, positive_int, positive_number)
+from helpers.scoring import batches, checked_target, normalize_maps, pick_scores, score_model, targets_for
 
 
 def _gradients(scorer, images, target, batch_size):
@@ -36,7 +39,8 @@ def _gradients(scorer, images, target, batch_size):
 def input_gradients(model, images, target=None, head=None, batch_size=64):
     """Gradients of the target score with respect to the input pixels, ``(n, H, W, C)``."""
     images = check_images(model, images)
-    return _gradients(score_model(model, head), images, target, batch_size)
+    scorer = score_model(model, head)
+    return _gradients(scorer, images, checked_target(scorer, target, len(images)), batch_size)
 
 
 def saliency(model, images, target=None, head=None, batch_size=64):
@@ -51,13 +55,10 @@ def layer_saliency(model, images, layer, channel=None, batch_size=64):
     Shows which pixels the layer's response depends on, without involving any class.
     """
     images = check_images(model, images)
-    names = [x.name for x in model.layers]
-    if layer not in names:
-        raise ValueError(f"no layer {layer!r} in {model.name!r}; layers: {', '.join(names)}")
-    extractor = keras.Model(graph_input(model), model.get_layer(layer).output)
-    width = extractor.output.shape[-1]
-    if channel is not None and not 0 <= channel < width:
-        raise ValueError(f"layer {layer} has channels 0..{width - 1}; got {channel}")
+    name = find_layer(model, layer)
+    extractor = layer_model(model, name)
+    if channel is not None:
+        channel = int(channel_indices([channel], extractor.output.shape[-1], f"layer {name} has channels")[0])
     grads = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
@@ -75,12 +76,16 @@ def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, se
     ``noise`` is the standard deviation relative to each image's value range.
     """
     images = check_images(model, images)
+    samples = positive_int(samples, "samples")
+    noise = positive_number(noise, "noise", allow_zero=True)
+    scorer = score_model(model, head)
+    target = checked_target(scorer, target, len(images))
     rng = np.random.default_rng(seed)
     spread = noise * (images.max(axis=(1, 2, 3), keepdims=True) - images.min(axis=(1, 2, 3), keepdims=True))
     total = np.zeros(images.shape, np.float64)
     for _ in range(samples):
         noisy = images + spread * rng.standard_normal(images.shape).astype(np.float32)
-        total += np.abs(input_gradients(model, noisy, target, head, batch_size))
+        total += np.abs(_gradients(scorer, noisy, target, batch_size))
     return normalize_maps(total.max(axis=-1) / samples, "smoothgrad")
 
 
@@ -98,12 +103,15 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
         ``baseline_scores`` and ``completeness_gap`` (per image).
     """
     images = check_images(model, images)
-    baseline = np.zeros_like(images) if baseline is None else np.broadcast_to(baseline, images.shape)
+    steps = positive_int(steps, "steps")
+    baseline = _baseline(baseline, images)
     scorer = score_model(model, head)
+    target = checked_target(scorer, target, len(images))
     fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
     total = np.zeros(images.shape, np.float64)
     for alpha in (np.arange(steps) + 0.5) / steps:
-        total += input_gradients(model, baseline + alpha * (images - baseline), fixed, head, batch_size)
+        path_images = (baseline + alpha * (images - baseline)).astype(np.float32)
+        total += _gradients(scorer, path_images, fixed, batch_size)
     attributions = (images - baseline) * total / steps
     score = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), len(images)))
     base = np.asarray(pick_scores(scorer(np.asarray(baseline, np.float32), training=False),
@@ -115,14 +123,33 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
     return maps, {"attributions": attributions, "scores": score, "baseline_scores": base, "completeness_gap": gap}
 
 
+def _baseline(baseline, images):
+    if baseline is None:
+        return np.zeros_like(images)
+    baseline = np.asarray(baseline, np.float32)
+    try:
+        baseline = np.broadcast_to(baseline, images.shape)
+    except ValueError:
+        raise ValueError(f"baseline of shape {baseline.shape} does not fit images {images.shape}: give one image "
+                         f"{images.shape[1:]}, a batch of that shape, or a number") from None
+    if not np.isfinite(baseline).all():
+        raise ValueError("the baseline contains NaN or infinite values")
+    return baseline
+
+
 def occlusion(model, images, target=None, head=None, patch=4, stride=2, fill=0.0, batch_size=256):
     """Occlusion (Zeiler and Fergus 2014): how much the score drops when a patch is covered.
 
     Each map pixel is the mean drop over all patches that cover it; rises are clipped to 0.
     """
     images = check_images(model, images)
-    scorer = score_model(model, head)
     n, h, w, _ = images.shape
+    patch, stride = positive_int(patch, "patch"), positive_int(stride, "stride")
+    if patch > min(h, w):
+        raise ValueError(f"patch {patch} is larger than the images ({h}x{w}); choose patch <= {min(h, w)}")
+    fill = finite_number(fill, "fill")
+    scorer = score_model(model, head)
+    target = checked_target(scorer, target, n)
     fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
     base = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), n))
     drop = np.zeros((n, h, w))
@@ -156,16 +183,24 @@ def _deconv_relu(x):
 
 def _with_relu_backward(model, head, relu):
     """A pre-softmax copy of ``model`` whose ReLU activations use a modified backward rule."""
-    scorer = score_model(model, head)
-    for layer in scorer.layers:
+    scorer = score_model(model, head)  # a copy: its layers may be changed
+    plain = []
+    for name in layer_names(scorer):
+        layer = get_layer(scorer, name)
         if getattr(layer, "activation", None) is keras.activations.relu:
             layer.activation = relu
+        elif isinstance(layer, keras.layers.ReLU):
+            plain.append(name)
+    if plain:
+        warnings.warn(f"ReLU layers {', '.join(plain)} keep their ordinary gradient; only activation='relu' "
+                      "arguments (Conv2D, Dense, Activation) get the modified backward rule", stacklevel=4)
     return scorer
 
 
 def _modified_backprop(model, images, target, head, batch_size, relu, method):
     images = check_images(model, images)
-    grads = _gradients(_with_relu_backward(model, head, relu), images, target, batch_size)
+    scorer = _with_relu_backward(model, head, relu)
+    grads = _gradients(scorer, images, checked_target(scorer, target, len(images)), batch_size)
     return normalize_maps(np.abs(grads).max(axis=-1), method)
 
 

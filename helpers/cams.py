@@ -8,18 +8,29 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import check_images, graph_input
-from helpers.maximize import logit_model
-from helpers.scoring import batches, normalize_maps, pick_scores, score_model, target_indices, targets_for
+from helpers.modelparts import (check_images, find_layer, get_layer, layer_names, layer_output, logit_model,
+                               positive_int)
+from helpers.scoring import (batches, checked_target, normalize_maps, pick_scores, score_model, target_indices,
+                             targets_for)
 
 
 def last_conv_layer(model):
-    """Name of the last Conv2D layer; the message lists the layers if there is none."""
-    for layer in reversed(model.layers):
-        if isinstance(layer, keras.layers.Conv2D):
-            return layer.name
-    raise ValueError(f"{model.name!r} has no Conv2D layer; pass layer= one of: "
-                     + ", ".join(layer.name for layer in model.layers))
+    """Path of the last Conv2D layer (nested models searched too); the message lists the layers if there is none."""
+    names = layer_names(model)
+    for name in reversed(names):
+        if isinstance(get_layer(model, name), keras.layers.Conv2D):
+            return name
+    raise ValueError(f"{model.name!r} has no Conv2D layer; pass layer= one of: " + ", ".join(names))
+
+
+def spatial_layer(model, layer):
+    """``layer`` (default: the last Conv2D) as a path, checked to output maps ``(n, h, w, c)``."""
+    path = last_conv_layer(model) if layer is None else find_layer(model, layer)
+    shape = layer_output(model, path).output.shape
+    if len(shape) != 4:
+        raise ValueError(f"a class activation map needs a layer with spatial maps (n, h, w, channels); {path!r} "
+                         f"outputs {tuple(shape)}. Pass layer= a conv layer, e.g. {last_conv_layer(model)!r}")
+    return path
 
 
 def _weighted_maps(model, images, layer, target, head, batch_size, channel_weights, method):
@@ -28,8 +39,9 @@ def _weighted_maps(model, images, layer, target, head, batch_size, channel_weigh
     ``channel_weights(features, grads)`` returns weights broadcastable to the features.
     """
     images = check_images(model, images)
-    layer = layer or last_conv_layer(model)
+    layer = spatial_layer(model, layer)
     scorer = score_model(model, head, extra_layer=layer)
+    target = checked_target(scorer, target, len(images))
     maps = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
@@ -79,10 +91,11 @@ def score_cam(model, images, layer=None, target=None, head=None, batch_size=256)
     the map's weight is how much the masked image raises the target's softmax probability over
     a black image. No gradients at all."""
     images = check_images(model, images)
-    layer = layer or last_conv_layer(model)
+    batch_size = positive_int(batch_size, "batch_size")
+    layer = spatial_layer(model, layer)
     logits, _ = logit_model(model, head)
-    features = keras.Model(graph_input(logits), logits.get_layer(layer).output).predict(
-        images, batch_size=batch_size, verbose=0)
+    target = checked_target(logits, target, len(images))
+    features = layer_output(logits, layer).predict(images, batch_size=batch_size, verbose=0)
     masks = tf.image.resize(features, images.shape[1:3], method="bilinear").numpy()
     low = masks.min(axis=(1, 2), keepdims=True)
     span = masks.max(axis=(1, 2), keepdims=True) - low

@@ -18,8 +18,16 @@ def normalize_channel(channel):
 
     Returns:
         uint8 array ``(H, W)``.
+
+    Raises:
+        ValueError: the map is not 2-D or holds NaN/infinite values (which would
+            otherwise hide as a uniform grey).
     """
     channel = np.asarray(channel, dtype=np.float64)
+    if channel.ndim != 2:
+        raise ValueError(f"normalize_channel takes one feature map (H, W); got shape {channel.shape}")
+    if not np.isfinite(channel).all():
+        raise ValueError(f"the feature map holds {int((~np.isfinite(channel)).sum())} NaN or infinite values")
     centred = channel - channel.mean()
     std = centred.std()
     scaled = centred / std * 64 + 128 if std > 0 else np.full_like(centred, 128.0)
@@ -73,27 +81,27 @@ def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0
     return fig
 
 
-def show_channel(image, activation, channel, layer_name, cmap="viridis"):
+def show_channel(image, activation, channel, layer, cmap="viridis"):
     """The input image beside one channel of a layer, large, with a colour bar.
 
     Args:
         image: the input ``(H, W)`` or ``(H, W, C)``.
         activation: that layer's ``(h, w, channels)`` activation for the image.
         channel: channel index.
-        layer_name: for the title.
+        layer: the layer's name, for the title.
 
     Returns:
         The matplotlib figure.
     """
     channels = activation.shape[-1]
     if not 0 <= channel < channels:
-        raise ValueError(f"layer {layer_name} has channels 0..{channels - 1}; got {channel}")
+        raise ValueError(f"layer {layer} has channels 0..{channels - 1}; got {channel}")
     image = np.asarray(image)
     fig, (ax_in, ax_map) = plt.subplots(1, 2, figsize=(6.4, 3))
     ax_in.imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image, cmap="gray")
     ax_in.set_title("input")
     shown = ax_map.imshow(activation[..., channel], cmap=cmap)
-    ax_map.set_title(f"{layer_name}, channel {channel} ({activation.shape[0]}x{activation.shape[1]})")
+    ax_map.set_title(f"{layer}, channel {channel} ({activation.shape[0]}x{activation.shape[1]})")
     fig.colorbar(shown, ax=ax_map, label="activation")
     for ax in (ax_in, ax_map):
         ax.set_xticks([])

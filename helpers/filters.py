@@ -8,33 +8,44 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import graph_input
+from helpers.modelparts import (channel_indices, find_layer, get_layer, layer_model, layer_names, positive_int,
+                               positive_number, spatial_shape)
 from helpers.progress import progress as progress_bar
 
-
-def conv_layer(model, layer_name):
-    """The Conv2D layer ``layer_name``; other names list the model's conv layers."""
-    convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    if layer_name not in convs:
-        raise ValueError(f"{layer_name!r} is not a Conv2D layer of {model.name!r}; conv layers: {', '.join(convs)}")
-    return model.get_layer(layer_name)
+__all__ = ["conv_layer", "kernels", "plot_kernels", "closed_form_optimum", "layer_model", "channel_indices",
+           "gradient_ascent", "stretch", "high_frequency_energy"]
 
 
-def kernels(model, layer_name):
-    """Kernel weights of a conv layer as ``(filters, kh, kw, in_channels)`` and the biases."""
-    layer = conv_layer(model, layer_name)
-    kernel, bias = (np.asarray(w) for w in layer.get_weights()[:2])
+def conv_layer(model, layer):
+    """The Conv2D layer given by name, ``outer/inner`` path, index or object; others list the conv layers."""
+    convs = [name for name in layer_names(model) if isinstance(get_layer(model, name), keras.layers.Conv2D)]
+    path = find_layer(model, layer)
+    if path not in convs:
+        raise ValueError(f"{path!r} is a {type(get_layer(model, path)).__name__}, not a Conv2D layer of {model.name!r}; "
+                         f"conv layers: {', '.join(convs) or 'none'}")
+    return get_layer(model, path)
+
+
+def kernels(model, layer):
+    """Kernel weights of a conv layer as ``(filters, kh, kw, in_channels)`` and the biases.
+
+    A layer built with ``use_bias=False`` has zero biases.
+    """
+    conv = conv_layer(model, layer)
+    kernel = np.asarray(conv.kernel)
+    bias = np.asarray(conv.bias) if conv.use_bias else np.zeros(kernel.shape[-1], kernel.dtype)
     return np.transpose(kernel, (3, 0, 1, 2)), bias
 
 
-def plot_kernels(model, layer_name, ncols=16, size=0.7):
+def plot_kernels(model, layer, ncols=16, size=0.7):
     """Draw every filter of a conv layer.
 
     One input channel: grey images on one symmetric colour scale (colour bar:
     weight). Three input channels: RGB images, each filter stretched to [0, 1].
     More input channels: the mean over input channels, on a symmetric scale.
     """
-    weights, _ = kernels(model, layer_name)
+    weights, _ = kernels(model, layer)
+    layer = find_layer(model, layer)
     n, _, _, cin = weights.shape
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
@@ -58,7 +69,7 @@ def plot_kernels(model, layer_name, ncols=16, size=0.7):
         fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01,
                      label="weight" if cin == 1 else "mean weight over input channels")
     what = "RGB" if cin == 3 else ("weights" if cin == 1 else f"mean over {cin} input channels")
-    fig.suptitle(f"{layer_name}: {n} filters of {weights.shape[1]}x{weights.shape[2]} ({what})")
+    fig.suptitle(f"{layer}: {n} filters of {weights.shape[1]}x{weights.shape[2]} ({what})")
     return fig
 
 
@@ -87,44 +98,7 @@ def closed_form_optimum(kernel, rho=None, box=False):
     return rho * kernel / norm
 
 
-def linear_copy(model, layer_name):
-    """A copy of ``model`` (same weights) whose layer ``layer_name`` has a linear activation.
-
-    Maximizing a ReLU output from an input where it is zero gives zero gradients;
-    the pre-activation always has a gradient. The user's model is not touched.
-    """
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    copy.get_layer(layer_name).activation = keras.activations.linear
-    return copy
-
-
-def layer_model(model, layer_name, pre_activation=False):
-    """Sub-model from the image input to ``layer_name``'s output (names are listed when unknown).
-
-    With ``pre_activation`` the layer's activation is made linear on a copy
-    (see :func:`linear_copy`); layers without an activation are taken as they are.
-    """
-    names = [layer.name for layer in model.layers]
-    if layer_name not in names:
-        raise ValueError(f"no layer {layer_name!r} in {model.name!r}; layers: {', '.join(names)}")
-    if pre_activation and getattr(model.get_layer(layer_name), "activation", None) is not None:
-        model = linear_copy(model, layer_name)
-    return keras.Model(graph_input(model), model.get_layer(layer_name).output)
-
-
-def channel_indices(channels, available, what):
-    """``channels`` (default: all ``available``) as an int array, checked to lie in 0..available-1.
-
-    ``what`` starts the error message, e.g. ``"layer conv1 has filters"``.
-    """
-    channels = np.atleast_1d(np.asarray(channels if channels is not None else np.arange(available)))
-    if channels.size == 0 or channels.min() < 0 or channels.max() >= available:
-        raise ValueError(f"{what} 0..{available - 1}; got {channels.tolist()}")
-    return channels.astype(np.int64)
-
-
-def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, position=None,
+def gradient_ascent(model, layer, channels=None, steps=100, step_size=1.0, position=None,
                     linear=False, noise=0.01, seed=0, progress=True):
     """Plain gradient ascent in input space for many filters at once.
 
@@ -134,11 +108,13 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
     ``channels[k]``, in one compiled step.
 
     Args:
-        model: a Keras model with a single image input.
-        layer_name: the layer whose filters are maximized.
+        model: a Keras model with a single image input (not modified).
+        layer: the layer whose filters are maximized (name, path, index or object); a
+            conv layer's channels or a dense layer's units.
         channels: filter indices (default: all).
         steps, step_size: number and length of the normalized steps.
-        position: ``(row, col)`` to maximize one unit (a neuron); default the mean of the map.
+        position: ``(row, col)`` to maximize one unit (a neuron) of a conv layer; default the
+            mean of the map.
         linear: maximize the pre-activation (on a copy with a linear activation).
         noise: amplitude of the starting noise.
         seed: seed of the starting noise.
@@ -146,21 +122,37 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
 
     Returns:
         ``(images, trajectory)``: float32 ``(k, H, W, C)`` (not clipped) and the
-        objective per step ``(steps + 1, k)``.
+        objective ``(steps + 1, k)``: row ``i`` after ``i`` steps (row 0: the start).
     """
-    extractor = layer_model(model, layer_name, pre_activation=linear)
-    n_filters = extractor.output.shape[-1]
-    channels = channel_indices(channels, n_filters, f"layer {layer_name} has filters")
+    steps = positive_int(steps, "steps", minimum=0)
+    step_size = positive_number(step_size, "step_size")
+    noise = positive_number(noise, "noise", allow_zero=True)
+    name = find_layer(model, layer)
+    extractor = layer_model(model, layer, pre_activation=linear)
+    out_shape = extractor.output.shape
+    n_filters = out_shape[-1]
+    channels = channel_indices(channels, n_filters, f"layer {name} has filters")
+    spatial = len(out_shape) - 2  # 2 for conv maps, 0 for dense units
+    if position is not None:
+        if spatial != 2:
+            raise ValueError(f"layer {name} has no spatial maps (output {tuple(out_shape[1:])}): leave position=None")
+        row, col = (int(v) for v in position)
+        if not (0 <= row < out_shape[1] and 0 <= col < out_shape[2]):
+            raise ValueError(f"layer {name} has positions (0..{out_shape[1] - 1}, 0..{out_shape[2] - 1}); "
+                             f"got {tuple(position)}")
     rng = np.random.default_rng(seed)
-    shape = (len(channels),) + tuple(model.input_shape[1:])
+    shape = (len(channels),) + spatial_shape(model)
     images = tf.Variable(0.5 + noise * (rng.random(shape, dtype=np.float32) - 0.5))
-    selector = tf.one_hot(channels, n_filters)[:, None, None, :]  # image k looks at filter channels[k]
+    # image k looks at filter channels[k]: a one-hot row per image, broadcast over the spatial axes
+    selector = tf.reshape(tf.one_hot(channels, n_filters), [len(channels)] + [1] * spatial + [n_filters])
 
     def objective(x):
-        maps = tf.reduce_sum(extractor(x, training=False) * selector, axis=-1)  # (k, h, w)
+        maps = tf.reduce_sum(extractor(x, training=False) * selector, axis=-1)  # (k, h, w) or (k,)
+        if spatial == 0:
+            return maps
         if position is None:
             return tf.reduce_mean(maps, axis=[1, 2])
-        return maps[:, position[0], position[1]]
+        return maps[:, row, col]
 
     @tf.function
     def step():
@@ -173,7 +165,7 @@ def gradient_ascent(model, layer_name, channels=None, steps=100, step_size=1.0, 
         return value
 
     trajectory = []
-    for _ in progress_bar(range(steps), f"gradient ascent on {layer_name}", enabled=progress):
+    for _ in progress_bar(range(steps), f"gradient ascent on {name}", enabled=progress):
         trajectory.append(step().numpy())
     trajectory.append(objective(images).numpy())
     return images.numpy(), np.stack(trajectory)

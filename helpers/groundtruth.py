@@ -16,19 +16,23 @@ import numpy as np
 import scipy.ndimage
 import scipy.stats
 
+from helpers.modelparts import check_images, finite_number, positive_int
 from helpers.scoring import pick_scores, score_model, target_indices
 
 
 def _check(maps, masks):
-    maps, masks = np.asarray(maps), np.asarray(masks, bool)
-    if maps.shape != masks.shape:
+    maps, masks = np.asarray(maps, np.float64), np.asarray(masks, bool)
+    if maps.shape != masks.shape or maps.ndim != 3:
         raise ValueError(f"maps {maps.shape} and masks {masks.shape} must have the same shape (n, H, W)")
+    if not np.isfinite(maps).all():
+        raise ValueError("the maps contain NaN or infinite values; fix the method that made them")
     return maps, masks
 
 
 def pointing_game(maps, masks, tolerance=1):
     """True where the map's maximum lies on the mask, grown by ``tolerance`` pixels."""
     maps, masks = _check(maps, masks)
+    tolerance = positive_int(tolerance, "tolerance (pixels the mask is grown by)", minimum=0)
     if tolerance:
         masks = np.stack([scipy.ndimage.binary_dilation(m, iterations=tolerance) for m in masks])
     flat = maps.reshape(len(maps), -1)
@@ -58,8 +62,15 @@ def deletion_insertion(model, images, maps, target=None, head=None, fractions=20
         ``insertion_auc`` ``(n,)`` (trapezoid rule; lower deletion and higher
         insertion mean a more faithful map).
     """
-    images = np.asarray(images, np.float32)
-    n, h, w = np.asarray(maps).shape
+    images = check_images(model, images)
+    fractions = positive_int(fractions, "fractions (the number of steps of the curves)")
+    fill = finite_number(fill, "fill")
+    maps = np.asarray(maps, np.float64)
+    if maps.shape != images.shape[:3]:
+        raise ValueError(f"maps {maps.shape} must be one (H, W) map per image: {images.shape[:3]}")
+    if not np.isfinite(maps).all():
+        raise ValueError("the maps contain NaN or infinite values: they cannot rank pixels")
+    n, h, w = maps.shape
     logits = score_model(model, head)
     indices = target_indices(target, logits.predict(images, batch_size=batch_size, verbose=0))
     order = np.argsort(-np.asarray(maps).reshape(n, -1), axis=1, kind="stable")
@@ -94,7 +105,7 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
         the named one re-initialized with random weights. A constant map (all zeros)
         shares no ranking with anything and counts as correlation 0.
     """
-    images = np.asarray(images, np.float32)
+    images = check_images(model, images)
     target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
     original = method(model, images, target=target, **method_options)
     copy = keras.models.clone_model(model)

@@ -10,14 +10,17 @@ layer's 64 filters cost about as much as one.
   for a linear activation on a copy of the model).
 
 Each returns ``(images, trajectory)``: images ``(n, H, W, C)`` in [0, 1] and the
-objective per image, row 0 before the first step, then one row per step.
+objective per image, ``steps + 1`` rows like :func:`helpers.filters.gradient_ascent`:
+row 0 at the start, row ``i`` after ``i`` steps (rows 1 .. steps-1 are measured inside
+the step, on the randomly transformed image; the last row on the final image).
 """
 
 import numpy as np
 import tensorflow as tf
 
 from helpers import regularizers as R
-from helpers.filters import channel_indices, layer_model
+from helpers.modelparts import (channel_indices, find_layer, layer_model, logit_model, positive_int, positive_number,
+                               spatial_shape)
 from helpers.progress import progress as progress_bar
 
 #: The regularization used in chapter 04 unless told otherwise.
@@ -36,6 +39,8 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
         pixels = np.asarray(start, np.float32)
         if pixels.shape != (n, h, w, c):
             raise ValueError(f"start images must have shape {(n, h, w, c)}; got {pixels.shape}")
+        if not np.isfinite(pixels).all():
+            raise ValueError("start images contain NaN or infinite values")
     if parametrization == "fourier":
         scale = tf.constant(R.fourier_scale(h, w))
         variable = tf.Variable(R.image_to_fourier(pixels, scale.numpy()))
@@ -88,7 +93,7 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
                                   [tf.constant(0), tf.TensorArray(tf.float32, size=count)])
         return values.stack()
 
-    trajectory = [objective(to_image(variable)).numpy()]
+    trajectory = [objective(to_image(variable)).numpy()]  # row 0: the start, untransformed
     chunk = max(1, min(25, steps // 10))  # a progress update every chunk of steps
     with progress_bar(None, desc, total=steps, enabled=progress) as bar:
         for first in range(0, steps, chunk):
@@ -96,30 +101,51 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
             trajectory.extend(run_steps(tf.constant(first), tf.constant(count)).numpy())
             bar.update(count)
     images = to_image(variable).numpy()
-    trajectory.append(objective(images).numpy())
+    # the value inside step i+1 is the objective after i steps; step 1's (the start again) is dropped
+    trajectory = trajectory[:1] + trajectory[2:] + [objective(images).numpy()] if steps else trajectory
     return images, np.stack(trajectory)
 
 
 def _run_options(kwargs):
+    """The engine's options with their defaults, each checked (a message names the bad one)."""
     options = dict(steps=200, step_size=None, regularization=DEFAULT, start="lowfreq", length_scale=4.0,
                    parametrization="pixel", standardize=None, seed=0, progress=True)
     unknown = set(kwargs) - set(options)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}; options: {sorted(options)}")
     options.update(kwargs)
+    options["steps"] = positive_int(options["steps"], "steps", minimum=0)
+    options["seed"] = positive_int(options["seed"], "seed", minimum=0)
+    if options["parametrization"] not in ("pixel", "fourier"):
+        raise ValueError(f"parametrization must be 'pixel' or 'fourier', got {options['parametrization']!r}")
     if options["step_size"] is None:  # a step of the same visible size in either parametrization
         options["step_size"] = 16.0 if options["parametrization"] == "fourier" else 1.0
+    options["step_size"] = positive_number(options["step_size"], "step_size")
+    if options["regularization"] is not None and not isinstance(options["regularization"], R.Regularization):
+        raise TypeError("regularization must be a helpers.regularizers.Regularization (or maximize.PLAIN for none); "
+                        f"got {type(options['regularization']).__name__}")
+    if options["standardize"] is not None:
+        mean, std = (float(v) for v in options["standardize"])
+        if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+            raise ValueError(f"standardize=(mean, std) needs a finite mean and a std > 0; got {options['standardize']}")
+        options["standardize"] = (mean, std)
     return options
 
 
-def maximize_channels(model, layer, channels=None, starts_per_channel=1, pre_activation=True, **options):
+def _input_shape(model, start):
+    """(H, W, C) of the images to optimize; a model with free spatial size takes it from ``start``."""
+    return spatial_shape(model, None if isinstance(start, str) else start)
+
+
+def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True, **options):
     """Images that maximize the mean activation of whole channels of ``layer``.
 
     Args:
         model: a Keras model with one image input; not modified.
-        layer: layer name (a conv layer, or a dense layer whose units are the channels).
+        layer: the layer (name, ``outer/inner`` path, index or object): a conv layer, or a
+            dense layer whose units are the channels.
         channels: channel indices (default: all).
-        starts_per_channel: optimize each channel from this many different starts
+        starts: optimize each channel from this many different starts
             (diversity, seed 004); images are ordered channel by channel.
         pre_activation: maximize the layer's output before its activation (on a copy),
             so channels that the start image leaves at zero still get a gradient.
@@ -127,18 +153,20 @@ def maximize_channels(model, layer, channels=None, starts_per_channel=1, pre_act
             pixels, 16.0 for the Fourier parametrization),
             ``regularization`` (:data:`DEFAULT`; :data:`PLAIN` for none), ``start``
             (``"lowfreq"``, ``"grey"``, ``"uniform"``, ``"multiscale"`` or an array of
-            images to continue from), ``length_scale`` (pixels, for smooth starts),
+            images to continue from; a model with free spatial size needs the array), ``length_scale`` (pixels, for smooth starts),
             ``parametrization`` (``"pixel"`` or ``"fourier"``), ``standardize``
             (``(mean, std)`` applied before the model, for models trained on
             standardized inputs), ``seed``, ``progress``.
 
     Returns:
-        ``(images, trajectory)``; trajectory has ``steps + 2`` rows (start, each step, end).
+        ``(images, trajectory)``; trajectory has ``steps + 1`` rows (see the module docstring).
     """
     opts = _run_options(options)
+    starts = positive_int(starts, "starts")
+    name = find_layer(model, layer)
     extractor = layer_model(model, layer, pre_activation)
     available = extractor.output.shape[-1]
-    chosen = np.repeat(channel_indices(channels, available, f"layer {layer} has channels"), starts_per_channel)
+    chosen = np.repeat(channel_indices(channels, available, f"layer {name} has channels"), starts)
     spatial = len(extractor.output.shape) - 2
     selector = tf.reshape(tf.one_hot(chosen, available), [len(chosen)] + [1] * spatial + [available])
 
@@ -146,7 +174,8 @@ def maximize_channels(model, layer, channels=None, starts_per_channel=1, pre_act
         per_unit = tf.reduce_sum(act * selector, axis=-1)  # image k's own channel
         return tf.reduce_mean(per_unit, axis=list(range(1, spatial + 1))) if spatial else per_unit
 
-    return _optimize(extractor, pick, len(chosen), model.input_shape[1:], desc=f"maximizing {layer}", **opts)
+    return _optimize(extractor, pick, len(chosen), _input_shape(model, opts["start"]), desc=f"maximizing {name}",
+                     **opts)
 
 
 def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=True, **options):
@@ -156,63 +185,53 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
     from different random starts.
     """
     opts = _run_options(options)
+    starts = positive_int(starts, "starts")
+    name = find_layer(model, layer)
     extractor = layer_model(model, layer, pre_activation)
     shape = extractor.output.shape
-    channel = int(channel_indices([channel], shape[-1], f"layer {layer} has channels")[0])
-    row, col = position
+    if len(shape) != 4:
+        raise ValueError(f"layer {name} has no spatial maps (output {tuple(shape[1:])}); use maximize_channels for "
+                         "the units of a dense layer")
+    channel = int(channel_indices([channel], shape[-1], f"layer {name} has channels")[0])
+    row, col = (int(v) for v in position)
     if not (0 <= row < shape[1] and 0 <= col < shape[2]):
-        raise ValueError(f"layer {layer} has positions (0..{shape[1] - 1}, 0..{shape[2] - 1}); got {position}")
+        raise ValueError(f"layer {name} has positions (0..{shape[1] - 1}, 0..{shape[2] - 1}); got {tuple(position)}")
 
     def pick(act):
         return act[:, row, col, channel]
 
-    return _optimize(extractor, pick, starts, model.input_shape[1:], desc=f"maximizing {layer}[{row},{col},{channel}]",
-                     **opts)
+    return _optimize(extractor, pick, starts, _input_shape(model, opts["start"]),
+                     desc=f"maximizing {name}[{row},{col},{channel}]", **opts)
 
 
-def logit_model(model, head=None):
-    """A copy of ``model`` whose (chosen head's) output layer has a linear activation.
-
-    Args:
-        head: for a multi-output model, the output name; the message lists them.
-    """
-    names = list(model.output_names)
-    if len(names) > 1 or isinstance(model.output, dict):
-        if head not in names:
-            raise ValueError(f"{model.name!r} has several outputs; choose head= one of {', '.join(names)}")
-        output = model.output[head] if isinstance(model.output, dict) else model.outputs[names.index(head)]
-    else:
-        output = model.outputs[0]
-    layer_name = output._keras_history.operation.name
-    return layer_model(model, layer_name, pre_activation=True), layer_name
-
-
-def maximize_classes(model, classes=None, head=None, starts_per_class=1, **options):
+def maximize_classes(model, classes=None, head=None, starts=1, **options):
     """Images that maximize pre-softmax class scores ("what does the model think a 3 is").
 
     Args:
         model: a classifier; not modified (the softmax is swapped on a copy).
         classes: class indices (default: all).
         head: output name, for multi-output models.
-        starts_per_class: different starts per class.
+        starts: different starts per class.
         **options: as :func:`maximize_channels`.
     """
     opts = _run_options(options)
+    starts = positive_int(starts, "starts")
     logits, _ = logit_model(model, head)
     n_classes = logits.output.shape[-1]
-    chosen = np.repeat(channel_indices(classes, n_classes, "the output has classes"), starts_per_class)
+    chosen = np.repeat(channel_indices(classes, n_classes, "the output has classes"), starts)
     selector = tf.one_hot(chosen, n_classes)
 
     def pick(act):
         return tf.reduce_sum(act * selector, axis=-1)
 
-    return _optimize(logits, pick, len(chosen), model.input_shape[1:], desc="maximizing classes", **opts)
+    return _optimize(logits, pick, len(chosen), _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
 
 
 def reached_activation(model, layer, images, channels):
     """Mean post-activation value of channel ``channels[k]`` on image ``k`` (what was reached)."""
     from helpers.activations import layer_activations
 
+    layer = find_layer(model, layer)
     maps = layer_activations(model, images, layer)[layer]
     channels = np.asarray(channels)
     axes = tuple(range(1, maps.ndim - 1))

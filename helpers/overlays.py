@@ -11,12 +11,20 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet"):
     """Blend a heatmap in [0, 1] over an image; returns RGB in [0, 1].
 
     Args:
-        image: ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1].
+        image: ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1]; uint8 images
+            (0..255) are scaled to [0, 1].
         heatmap: ``(H, W)`` in [0, 1], same size as the image.
-        alpha: weight of the heatmap colour.
+        alpha: weight of the heatmap colour, in [0, 1].
     """
-    image = np.asarray(image, np.float64)
+    raw = np.asarray(image)
+    image = raw.astype(np.float64) / (255.0 if raw.dtype == np.uint8 else 1.0)
     heatmap = np.asarray(heatmap, np.float64)
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha is the heatmap's weight, in [0, 1]; got {alpha}")
+    if not (np.isfinite(image).all() and np.isfinite(heatmap).all()):
+        raise ValueError("the image or the heatmap contains NaN or infinite values")
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
+        raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3); got {raw.shape}")
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.shape[:2] != heatmap.shape:

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from helpers.activations import layer_activations
+from helpers.modelparts import channel_indices, find_layer, positive_int
 
 _SHAPE_KEEPING = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
                   keras.layers.Dropout, keras.layers.Normalization, keras.layers.Rescaling,
@@ -37,8 +38,8 @@ def _same_left_pad(n_in, kernel, stride):
     return total // 2
 
 
-def receptive_field(model, layer_name):
-    """Receptive field of ``layer_name`` along the first spatial axis (the models here are square).
+def receptive_field(model, layer):
+    """Receptive field of ``layer`` (name, index or object of a top-level layer) along the first spatial axis (the models here are square).
 
     Walks the chain of layers from the input: Conv2D (with dilation), MaxPooling2D
     and AveragePooling2D change the geometry; normalization, activation and
@@ -48,9 +49,9 @@ def receptive_field(model, layer_name):
         ValueError: the layer does not exist (valid names are listed), or a layer on
             the way changes geometry in a way this function does not model.
     """
-    names = [layer.name for layer in model.layers]
-    if layer_name not in names:
-        raise ValueError(f"no layer {layer_name!r}; layers: {', '.join(names)}")
+    layer_name = find_layer(model, layer)
+    if "/" in layer_name:
+        raise ValueError(f"receptive_field walks the top-level layers; {layer_name!r} lies inside a nested model")
     size, jump, offset = 1, 1, 0
     n_in = model.input_shape[1]
     for layer in model.layers:
@@ -84,7 +85,7 @@ def crop(image, field, row, col):
     return out
 
 
-def top_patches(model, layer_name, channel, images, n=9, batch_size=512):
+def top_patches(model, images, layer, channel, n=9, batch_size=512):
     """The ``n`` images whose strongest unit in ``channel`` is strongest, cropped to that unit's field.
 
     Each image contributes at most one patch (its best position), so the result
@@ -94,11 +95,12 @@ def top_patches(model, layer_name, channel, images, n=9, batch_size=512):
         dict with ``patches`` ``(n, size, size, C)``, ``values`` (the activations),
         ``indices`` (image indices) and ``positions`` ((row, col) of the unit).
     """
+    layer_name = find_layer(model, layer)
+    n = positive_int(n, "n")
     activation = layer_activations(model, images, layer_name, batch_size)[layer_name]
     if activation.ndim != 4:
         raise ValueError(f"layer {layer_name} has no spatial maps (output shape {activation.shape[1:]})")
-    if not 0 <= channel < activation.shape[-1]:
-        raise ValueError(f"layer {layer_name} has channels 0..{activation.shape[-1] - 1}; got {channel}")
+    channel = int(channel_indices([channel], activation.shape[-1], f"layer {layer_name} has channels")[0])
     maps = activation[..., channel].reshape(len(activation), -1)
     best_position = maps.argmax(axis=1)
     best_value = maps[np.arange(len(maps)), best_position]

@@ -38,6 +38,9 @@ class Regularization:
     normalize_gradient: bool = True
 
     def __post_init__(self):
+        for name, value in vars(self).items():
+            if isinstance(value, bool) and name != "normalize_gradient" or not np.isfinite(float(value)):
+                raise ValueError(f"{name} must be a finite number; got {value!r}")
         if not 0 <= self.clip_percentile <= 100:
             raise ValueError(f"clip_percentile is a percentile, 0..100; got {self.clip_percentile} "
                              "(seed 002's crash came from passing a fraction times 100 twice)")
@@ -46,6 +49,13 @@ class Regularization:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.l2_decay >= 1:
             raise ValueError(f"l2_decay is a fraction per step, below 1; got {self.l2_decay}")
+        if self.blur_every and self.blur_sigma <= 0:
+            raise ValueError(f"blur_sigma must be > 0 when blur_every is set; got {self.blur_sigma} "
+                             "(blur_every=0 switches the blur off)")
+        if self.blur_every != int(self.blur_every) or self.jitter != int(self.jitter):
+            raise ValueError(f"blur_every and jitter are whole numbers; got {self.blur_every}, {self.jitter}")
+        if self.lp_weight and self.lp <= 0:
+            raise ValueError(f"lp must be > 0 (the exponent of the Lp penalty); got {self.lp}")
 
 
 def start_images(kind, shape, seed=0, length_scale=4.0, noise=0.05):

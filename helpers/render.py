@@ -35,7 +35,13 @@ QUICK_PARAMETER = "quick"
 
 def discover(only=None, notebook_dir=NOTEBOOK_DIR):
     """Return the chapter notebooks ``NN_*.ipynb`` in order, optionally only chapters ``only``."""
+    notebook_dir = pathlib.Path(notebook_dir)
+    if not notebook_dir.is_dir():
+        raise SystemExit(f"notebook folder {notebook_dir} does not exist; pass --notebook-dir a folder of "
+                         "NN_slug.ipynb chapters")
     notebooks = sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        raise SystemExit(f"no chapter notebooks NN_slug.ipynb (e.g. 00_datasets.ipynb) in {notebook_dir}")
     if only:
         wanted = {str(x).zfill(2) for x in only}
         unknown = wanted - {nb.name[:2] for nb in notebooks}

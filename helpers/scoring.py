@@ -11,27 +11,43 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.activations import graph_input
-from helpers.maximize import logit_model
+from helpers.modelparts import check_target, find_layer, graph_input, layer_output, logit_model, positive_int
 
 
 def score_model(model, head=None, extra_layer=None):
-    """Copy of the model giving pre-softmax outputs (and optionally one inner layer's output)."""
+    """Copy of the model giving pre-softmax outputs (and optionally one inner layer's output).
+
+    ``extra_layer`` is a name, ``outer/inner`` path, index or layer object of ``model``.
+    """
+    path = None if extra_layer is None else find_layer(model, extra_layer)
     logits, _ = logit_model(model, head)
-    if extra_layer is None:
+    if path is None:
         return logits
-    return keras.Model(graph_input(logits), [logits.get_layer(extra_layer).output, logits.output])
+    return keras.Model(graph_input(logits), [layer_output(logits, path).output, logits.output])
+
+
+def n_classes(scorer):
+    """Number of classes of a score model (its last output axis)."""
+    return int(scorer.outputs[-1].shape[-1])
+
+
+def checked_target(scorer, target, n):
+    """``target`` checked against the score model's classes and ``n`` images (see :func:`check_target`)."""
+    return check_target(target, n_classes(scorer), n)
 
 
 def pick_scores(outputs, target, n):
     """Scores ``(n,)`` picked from ``outputs`` by ``target`` (see the module docstring)."""
     if callable(target):
-        return target(outputs)
+        scores = target(outputs)
+        if tuple(np.shape(scores)) != (n,):
+            raise ValueError(f"a target callable must return one score per image, shape ({n},); "
+                             f"got shape {tuple(np.shape(scores))}")
+        return scores
     if target is None:
         target = tf.argmax(outputs, axis=-1)
-    elif np.ndim(target) == 1 and len(target) != n:
-        raise ValueError(f"target has {len(target)} entries for {n} images: give one class per image, "
-                         "a single class for all, or None for the predicted class")
+    else:
+        target = check_target(target, int(outputs.shape[-1]), n)
     target = tf.broadcast_to(tf.cast(tf.convert_to_tensor(target), tf.int32), [n])
     return tf.gather(outputs, target, axis=1, batch_dims=1)
 
@@ -50,6 +66,7 @@ def normalize_maps(maps, method):
 
 def batches(images, batch_size):
     """Slices of ``batch_size`` images covering the whole batch."""
+    batch_size = positive_int(batch_size, "batch_size")
     for start in range(0, len(images), batch_size):
         yield slice(start, start + batch_size)
 
@@ -66,4 +83,5 @@ def target_indices(target, outputs):
     outputs = np.asarray(outputs)
     if target is None:
         return outputs.argmax(axis=-1)
-    return np.broadcast_to(np.asarray(target), (len(outputs),)).astype(np.int64)
+    target = check_target(target, outputs.shape[-1], len(outputs))
+    return np.broadcast_to(target, (len(outputs),)).astype(np.int64)

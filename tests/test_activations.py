@@ -95,7 +95,7 @@ def test_nested_sub_model_and_multi_output():
 
 def test_errors_name_the_fix():
     model = hand_conv_model()
-    with pytest.raises(ValueError, match="no layer 'conv9'.*valid names: conv, pool, flat, out"):
+    with pytest.raises(ValueError, match="no layer 'conv9'.*its layers: conv, pool, flat, out"):
         layer_activations(model, IMAGE[None], ["conv9"])
     with pytest.raises(ValueError, match=r"expects images of shape \(n, 4, 4, 1\); got \(2, 5, 5, 1\)"):
         layer_activations(model, np.zeros((2, 5, 5, 1)))

@@ -61,7 +61,7 @@ def test_top_patches_find_the_bright_spot():
     for i, (r, c) in enumerate([(1, 1), (4, 2), (6, 6), (2, 5), (3, 3)]):
         images[i, r, c] = i + 1.0
         images[i, r + 1, c] = i + 1.0
-    result = rf.top_patches(model, "c", 0, images, n=2)
+    result = rf.top_patches(model, images, "c", 0, n=2)
     assert result["indices"].tolist() == [4, 3]
     np.testing.assert_allclose(result["values"], [10.0, 8.0])
     assert result["patches"].shape == (2, 3, 3, 1)

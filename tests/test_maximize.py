@@ -24,7 +24,7 @@ def run(model, reg, **kw):
 
 def test_objective_rises_five_fold_for_every_live_conv3_channel(mnist_model):
     images, trajectory = maximize.maximize_channels(mnist_model, "conv3", steps=100, progress=False)
-    assert trajectory.shape == (102, 64) and (trajectory[-1] > trajectory[0]).all()  # the optimized objective
+    assert trajectory.shape == (101, 64) and (trajectory[-1] > trajectory[0]).all()  # the optimized objective
     start = R.start_images("lowfreq", images.shape, seed=0)
     relu = {name: activations.layer_activations(mnist_model, x, "conv3")["conv3"] for name, x in
             (("start", start), ("end", images))}
@@ -96,7 +96,7 @@ def test_neuron_fourier_restart_and_diversity(mnist_model):
     again, traj2 = maximize.maximize_channels(mnist_model, "conv2", [0, 1], steps=10, start=fourier,
                                               parametrization="fourier", progress=False)
     np.testing.assert_allclose(traj2[0], traj[-1], rtol=1e-2, atol=1e-2)  # the restart begins where we stopped
-    many, _ = maximize.maximize_channels(mnist_model, "conv2", [0], starts_per_channel=3, steps=20, progress=False)
+    many, _ = maximize.maximize_channels(mnist_model, "conv2", [0], starts=3, steps=20, progress=False)
     assert many.shape[0] == 3 and not np.allclose(many[0], many[1])
 
 

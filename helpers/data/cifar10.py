@@ -19,12 +19,29 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, bytes and numpy arrays only: a tampered file cannot run code."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays")
+
+
 def _read_batch(archive, member, path):
     try:
         handle = archive.extractfile(f"{FOLDER}/{member}")
     except KeyError:
         raise DatasetUnavailable(f"{path} has no member {FOLDER}/{member}: not the CIFAR-10 python archive.") from None
-    batch = pickle.load(handle, encoding="bytes")
+    try:
+        batch = _ArrayUnpickler(handle, encoding="bytes").load()
+    except pickle.UnpicklingError as err:
+        raise DatasetUnavailable(f"{path}: member {member} is not a CIFAR-10 batch ({err}). Delete it and fetch "
+                                 "it again with `python -m helpers.data.fetch cifar10`.") from None
     data = np.asarray(batch[b"data"], dtype=np.uint8)
     x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(x), np.asarray(batch[b"labels"], dtype=np.int64)
@@ -55,7 +72,9 @@ def load_cifar10(download=True, verify=True):
 
     Args:
         download: fetch the archive from the official site when missing (needs internet).
-        verify: check the archive's sha256 against the registry.
+        verify: check the archive's sha256 against the registry. Without the check the
+            batches are still read with an unpickler that accepts only arrays, so a
+            tampered archive cannot execute code; it is refused instead.
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 ``(50000, 32, 32, 3)`` and

@@ -9,6 +9,7 @@ registry's.
 import functools
 import gzip
 import io
+import pathlib
 import pickle
 import zipfile
 
@@ -45,8 +46,9 @@ def load_mnist(path=None):
         int64 labels 0..9. Fresh copies: changing them changes nothing here.
 
     Raises:
-        DatasetUnavailable: the file is missing (the message says how to rebuild it).
-        ChecksumError: the file is corrupt.
+        DatasetUnavailable: the file is missing, unreadable or not in the Keras layout
+            (the message names the file and says how to rebuild it).
+        ChecksumError: the shipped file is corrupt.
     """
     if path is None:
         path = MNIST_PATH
@@ -54,10 +56,32 @@ def load_mnist(path=None):
             raise DatasetUnavailable(f"{path} is missing. {_REBUILD}")
         arrays = _verified_arrays(path)
     else:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = tuple(npz[k] for k in KEYS)
+        arrays = _read_npz(pathlib.Path(path))
     x_train, y_train, x_test, y_test = (a.copy() for a in arrays)
     return (x_train, y_train), (x_test, y_test)
+
+
+def _read_npz(path):
+    """The four arrays of a user-given ``.npz``, checked for the Keras MNIST layout."""
+    if not path.is_file():
+        raise DatasetUnavailable(f"{path} does not exist. Leave path=None for the shipped data/mnist.npz. {_REBUILD}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [k for k in KEYS if k not in npz.files]
+            if missing:
+                raise DatasetUnavailable(f"{path} lacks arrays {missing} (has {sorted(npz.files)}): not the Keras "
+                                         f"MNIST layout. {_REBUILD}")
+            arrays = tuple(npz[k] for k in KEYS)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise DatasetUnavailable(f"{path} is not a readable .npz ({type(err).__name__}: {err}). {_REBUILD}") from None
+    for key, array in zip(KEYS, arrays):
+        if key.startswith("x") and (array.dtype != np.uint8 or array.ndim != 3):
+            raise DatasetUnavailable(f"{path}: {key} is {array.dtype} {array.shape}; the Keras layout holds uint8 "
+                                     f"images (n, 28, 28) with values 0..255. {_REBUILD}")
+        if key.startswith("y") and (array.dtype.kind not in "iu" or array.shape != arrays[KEYS.index(key) - 1].shape[:1]):
+            raise DatasetUnavailable(f"{path}: {key} is {array.dtype} {array.shape}; expected one integer label per "
+                                     f"image. {_REBUILD}")
+    return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64)
 
 
 def arrays_from_pickle(pkl_gz_path):

@@ -44,8 +44,21 @@ def registry_path():
 
 @functools.cache
 def _read_registry(path):
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    origin = f" (named by ${REGISTRY_ENV})" if os.environ.get(REGISTRY_ENV) else ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            registry = json.load(f)
+    except FileNotFoundError:
+        raise DatasetUnavailable(f"the data registry {path}{origin} does not exist; unset {REGISTRY_ENV} to use "
+                                 f"{REGISTRY_PATH}, or write the fixtures' registry with "
+                                 "`python -m helpers.data.fixtures DIR`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetUnavailable(f"the data registry {path}{origin} is not valid JSON ({err}); restore it with "
+                                 "`git checkout data/registry.json` or rewrite the fixtures") from None
+    if not isinstance(registry, dict) or not all(isinstance(v, dict) and "files" in v for v in registry.values()):
+        raise DatasetUnavailable(f"the data registry {path}{origin} is not a mapping of data set name -> "
+                                 "{files: [...], ...}")
+    return registry
 
 
 def load_registry():
