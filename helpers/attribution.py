@@ -145,6 +145,7 @@ def occlusion(model, images, target=None, head=None, patch=4, stride=2, fill=0.0
     images = check_images(model, images)
     n, h, w, _ = images.shape
     patch, stride = positive_int(patch, "patch"), positive_int(stride, "stride")
+    batch_size = positive_int(batch_size, "batch_size")
     if patch > min(h, w):
         raise ValueError(f"patch {patch} is larger than the images ({h}x{w}); choose patch <= {min(h, w)}")
     fill = finite_number(fill, "fill")

@@ -65,6 +65,7 @@ def deletion_insertion(model, images, maps, target=None, head=None, fractions=20
     images = check_images(model, images)
     fractions = positive_int(fractions, "fractions (the number of steps of the curves)")
     fill = finite_number(fill, "fill")
+    batch_size = positive_int(batch_size, "batch_size")
     maps = np.asarray(maps, np.float64)
     if maps.shape != images.shape[:3]:
         raise ValueError(f"maps {maps.shape} must be one (H, W) map per image: {images.shape[:3]}")

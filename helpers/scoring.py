@@ -11,7 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.modelparts import check_target, find_layer, graph_input, layer_output, logit_model, positive_int
+from helpers.modelparts import (check_target, find_layer, get_layer, graph_input, layer_output, logit_model,
+                               positive_int)
 
 
 def score_model(model, head=None, extra_layer=None):
@@ -23,7 +24,34 @@ def score_model(model, head=None, extra_layer=None):
     logits, _ = logit_model(model, head)
     if path is None:
         return logits
+    if "/" in path:  # inside a nested model: its tensors are not in the outer graph, so record them
+        return _RecordingScorer(logits, path)
     return keras.Model(graph_input(logits), [layer_output(logits, path).output, logits.output])
+
+
+class _RecordingScorer:
+    """``(inner layer output, scores)`` of a score model whose layer sits inside a nested model.
+
+    The layer of the (copied) model records its output on every call, so gradients
+    with respect to it can be taken under a ``tf.GradientTape``.
+    """
+
+    def __init__(self, logits, path):
+        self.model, self.outputs, self._seen = logits, logits.outputs, []
+        layer = get_layer(logits, path)
+        original = layer.call
+
+        def recording_call(*args, **kwargs):
+            result = original(*args, **kwargs)
+            self._seen.append(result)
+            return result
+
+        layer.call = recording_call  # the copy's layer only
+
+    def __call__(self, x, training=False):
+        self._seen.clear()
+        outputs = self.model(x, training=training)
+        return self._seen[-1], outputs
 
 
 def n_classes(scorer):
