@@ -227,7 +227,7 @@ def maximize_classes(model, classes=None, head=None, starts=1, **options):
     return _optimize(logits, pick, len(chosen), _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
 
 
-def reached_activation(model, layer, images, channels):
+def reached_activation(model, images, layer, channels):
     """Mean post-activation value of channel ``channels[k]`` on image ``k`` (what was reached)."""
     from helpers.activations import layer_activations
 

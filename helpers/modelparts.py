@@ -199,7 +199,7 @@ def spatial_shape(model, images=None):
         if images is not None:
             return tuple(np.asarray(images).shape[1:])
         raise ValueError(f"model {model.name!r} takes images of any size {shape}; optimizing an image needs a "
-                         "size: pass image_shape=(H, W, C) or start=an array of start images")
+                         "size: pass start=an array of start images (n, H, W, C)")
     return shape
 
 

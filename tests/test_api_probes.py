@@ -267,7 +267,7 @@ probe("neuron-on-dense", lambda: maximize.maximize_neuron(MODELS["functional"], 
 probe("unknown-option", lambda: maximize.maximize_channels(MODELS["functional"], "c1", stepz=3),
       raises(TypeError, "unknown options"))
 probe("maximize-free-size-model", lambda: maximize.maximize_channels(MODELS["free_size"], "c1", **MAX),
-      raises(ValueError, "pass image_shape|start=an array"))
+      raises(ValueError, r"pass start=an array of start images \(n, H, W, C\)"))
 probe("maximize-free-size-with-start",
       lambda: maximize.maximize_channels(MODELS["free_size"], "c1", [0], start=np.full((1, 12, 12, 1), 0.5, np.float32),
                                          **MAX)[0],
@@ -364,6 +364,38 @@ probe("registry-missing", lambda tmp: _registry(tmp, None), raises(registry.Data
 probe("registry-malformed", lambda tmp: _registry(tmp, "{nope"), raises(registry.DatasetUnavailable, "not valid JSON"))
 probe("registry-wrong-layout", lambda tmp: _registry(tmp, json.dumps([1, 2])),
       raises(registry.DatasetUnavailable, "mapping"))
+
+
+def _tampered_cifar(tmp):
+    import io
+    import os
+    import pickle
+    import tarfile
+
+    from helpers.data.cifar10 import read_cifar10_archive
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        payload = pickle.dumps({b"data": Evil(), b"labels": [0]})
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(payload)
+        archive.addfile(info, io.BytesIO(payload))
+    return read_cifar10_archive(path)
+
+
+def _render_discover(tmp):
+    from helpers.render import discover
+
+    return discover(notebook_dir=tmp)
+
+
+probe("cifar-tampered-pickle", _tampered_cifar, raises(registry.DatasetUnavailable, "refusing to load posix.system"))
+probe("render-empty-notebook-dir", _render_discover, raises(SystemExit, "no chapter notebooks"))
+probe("render-missing-notebook-dir", lambda tmp: _render_discover(tmp / "nope"), raises(SystemExit, "does not exist"))
 
 
 def test_the_table_is_large_enough():

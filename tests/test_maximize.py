@@ -134,5 +134,5 @@ def test_contrast_enhancement_and_reached_activation(mnist_model):
     assert enhanced.min() == 0.0 and enhanced.max() == 1.0
     np.testing.assert_allclose(enhanced, (ramp - 0.4) / 0.2, atol=1e-9)
     images = np.zeros((2, 28, 28, 1), np.float32)
-    np.testing.assert_allclose(maximize.reached_activation(mnist_model, "dense1", images, [0, 1]),
+    np.testing.assert_allclose(maximize.reached_activation(mnist_model, images, "dense1", [0, 1]),
                                activations.layer_activations(mnist_model, images, "dense1")["dense1"][[0, 1], [0, 1]])
