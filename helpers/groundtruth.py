@@ -16,7 +16,7 @@ import numpy as np
 import scipy.ndimage
 import scipy.stats
 
-from helpers.modelparts import check_images, finite_number, positive_int
+from helpers.modelparts import check_images, finite_number, model_copy, positive_int
 from helpers.scoring import pick_scores, score_model, target_indices
 
 
@@ -109,8 +109,7 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
     images = check_images(model, images)
     target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
     original = method(model, images, target=target, **method_options)
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = model_copy(model)
     rng = np.random.default_rng(seed)
     results = [("original", 1.0)]
     for layer in reversed(copy.layers):
