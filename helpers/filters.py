@@ -21,7 +21,8 @@ def conv_layer(model, layer):
     convs = [name for name in layer_names(model) if isinstance(get_layer(model, name), keras.layers.Conv2D)]
     path = find_layer(model, layer)
     if path not in convs:
-        raise ValueError(f"{path!r} is a {type(get_layer(model, path)).__name__}, not a Conv2D layer of {model.name!r}; "
+        kind = type(get_layer(model, path)).__name__
+        raise ValueError(f"{path!r} is a {kind}, not a Conv2D layer of {model.name!r}; "
                          f"conv layers: {', '.join(convs) or 'none'}")
     return get_layer(model, path)
 

@@ -153,7 +153,8 @@ def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True
             pixels, 16.0 for the Fourier parametrization),
             ``regularization`` (:data:`DEFAULT`; :data:`PLAIN` for none), ``start``
             (``"lowfreq"``, ``"grey"``, ``"uniform"``, ``"multiscale"`` or an array of
-            images to continue from; a model with free spatial size needs the array), ``length_scale`` (pixels, for smooth starts),
+            images to continue from; a model with free spatial size needs the array),
+            ``length_scale`` (pixels, for smooth starts),
             ``parametrization`` (``"pixel"`` or ``"fourier"``), ``standardize``
             (``(mean, std)`` applied before the model, for models trained on
             standardized inputs), ``seed``, ``progress``.

@@ -39,7 +39,8 @@ def _same_left_pad(n_in, kernel, stride):
 
 
 def receptive_field(model, layer):
-    """Receptive field of ``layer`` (name, index or object of a top-level layer) along the first spatial axis (the models here are square).
+    """Receptive field of ``layer`` (name, index or object of a top-level layer) along the first
+    spatial axis (the models here are square).
 
     Walks the chain of layers from the input: Conv2D (with dilation), MaxPooling2D
     and AveragePooling2D change the geometry; normalization, activation and
