@@ -101,17 +101,19 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
             so every step explains the same class.
 
     Returns:
-        list of ``(layer name, mean Spearman rank correlation with the original maps)``,
-        starting with ``("original", 1.0)``; each later step has every layer down to
-        the named one re-initialized with random weights. A constant map (all zeros)
-        shares no ranking with anything and counts as correlation 0.
+        list of ``(layer name, mean Spearman rank correlation with the original maps,
+        number of undefined pairs)``, starting with ``("original", 1.0, ...)``; each later
+        step has every layer down to the named one re-initialized with random weights. A
+        constant map (all zeros) has no ranking, so its correlation is undefined: such pairs
+        are left out of the mean (NaN when every pair is undefined) and counted instead.
     """
     images = check_images(model, images)
     target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
     original = method(model, images, target=target, **method_options)
     copy = model_copy(model)
     rng = np.random.default_rng(seed)
-    results = [("original", 1.0)]
+    constant = int(sum(np.ptp(m) == 0 for m in original))
+    results = [("original", 1.0 if constant < len(original) else float("nan"), constant)]
     for layer in reversed(copy.layers):
         weights = layer.get_weights()
         if not weights:
@@ -123,13 +125,16 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a randomized model often has all-zero maps; that is the point
             maps = method(copy, images, target=target, **method_options)
-        results.append((layer.name, float(np.mean([rank_correlation(a, b) for a, b in zip(original, maps)]))))
+        rhos = np.array([rank_correlation(a, b) for a, b in zip(original, maps)])
+        defined = rhos[~np.isnan(rhos)]
+        results.append((layer.name, float(defined.mean()) if defined.size else float("nan"), int(np.isnan(rhos).sum())))
     return results
 
 
 def rank_correlation(a, b):
-    """Spearman rank correlation of two maps; 0 when either is constant (no ranking to share)."""
+    """Spearman rank correlation of two maps; NaN (undefined) when either is constant, e.g. all
+    zero: such a map ranks nothing, so it neither agrees nor disagrees with the other."""
     a, b = np.ravel(a), np.ravel(b)
     if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0
+        return float("nan")
     return float(scipy.stats.spearmanr(a, b).statistic)

@@ -72,12 +72,31 @@ def test_cascading_randomization_separates_model_dependent_methods():
         return np.abs(np.diff(images[..., 0], axis=1, prepend=0))
 
     ignoring = groundtruth.cascading_randomization(model, images, edge_detector)
-    assert [name for name, _ in ignoring] == ["original", "out", "conv"]
-    assert all(rho == pytest.approx(1.0) for _, rho in ignoring)
+    assert [name for name, _, _ in ignoring] == ["original", "out", "conv"]
+    assert all(rho == pytest.approx(1.0) and undefined == 0 for _, rho, undefined in ignoring)
     dependent = groundtruth.cascading_randomization(model, images, attribution.saliency)
     assert dependent[-1][1] < 0.8
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)  # the trained model is untouched
+
+
+def test_cascading_randomization_leaves_all_zero_maps_out():
+    model = gap_model()
+    images = np.random.default_rng(1).random((3, 8, 8, 1)).astype(np.float32)
+
+    def half_blank(model, images, target=None):  # image 0's map is all zero, the others are the image
+        maps = images[..., 0].copy()
+        maps[0] = 0
+        return maps
+
+    rows = groundtruth.cascading_randomization(model, images, half_blank)
+    assert all(rho == pytest.approx(1.0) and undefined == 1 for _, rho, undefined in rows)
+
+    def blank(model, images, target=None):
+        return np.zeros(images.shape[:3])
+
+    assert all(np.isnan(rho) and undefined == 3 for _, rho, undefined in groundtruth.cascading_randomization(
+        model, images, blank))
 
 
 def test_overlay_blends_and_checks_sizes():
@@ -95,7 +114,7 @@ def test_overlay_blends_and_checks_sizes():
     assert sum(len(ax.get_images()) for ax in fig.axes) == 6
 
 
-def test_rank_correlation_of_constant_maps_is_zero():
-    assert groundtruth.rank_correlation(np.zeros((3, 3)), np.arange(9.0)) == 0.0
+def test_rank_correlation_of_constant_maps_is_undefined():
+    assert np.isnan(groundtruth.rank_correlation(np.zeros((3, 3)), np.arange(9.0)))
     assert groundtruth.rank_correlation(np.arange(9.0), np.arange(9.0) ** 2) == pytest.approx(1.0)
     assert groundtruth.rank_correlation(np.arange(9.0), -np.arange(9.0)) == pytest.approx(-1.0)
