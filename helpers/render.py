@@ -142,6 +142,8 @@ def render_one(path, params, build_dir, timeout, update_references):
     chosen = {k: v for k, v in params.items() if k in declared}
     partial = build_dir / f".{path.stem}.partial.ipynb"
     start = time.perf_counter()
+    saved = os.environ.get("COURSE_PROGRESS")
+    os.environ["COURSE_PROGRESS"] = "0"  # the kernel inherits it: no half-drawn bars in stored outputs
     try:
         papermill.execute_notebook(
             str(path), str(partial), parameters=chosen, kernel_name="python3",
@@ -152,6 +154,11 @@ def render_one(path, params, build_dir, timeout, update_references):
         if partial.exists():
             os.replace(partial, build_dir / f"{path.stem}.failed.ipynb")
         return "FAILED", seconds, describe_failure(err)
+    finally:
+        if saved is None:
+            os.environ.pop("COURSE_PROGRESS", None)
+        else:
+            os.environ["COURSE_PROGRESS"] = saved
     seconds = time.perf_counter() - start
     nb = nbformat.read(partial, as_version=4)
     _write_atomically(build_dir / f"{path.stem}.html", to_html(nb))

@@ -44,3 +44,12 @@ def test_warnings_are_printed_on_stdout(capsys):
     warnings.warn("a course warning", UserWarning)
     captured = capsys.readouterr()
     assert "UserWarning: a course warning" in captured.out and captured.err == ""
+
+
+def test_progress_bars_are_silenced_by_the_environment(monkeypatch):
+    from helpers.progress import progress
+
+    assert not progress(range(3), "shown").disable
+    monkeypatch.setenv("COURSE_PROGRESS", "0")
+    assert progress(range(3), "batch render").disable
+    assert list(progress(range(3), "still iterates")) == [0, 1, 2]

@@ -15,7 +15,7 @@ import zipfile
 
 import numpy as np
 
-from helpers.data.registry import DATA_DIR, DatasetUnavailable, file_entry, verify
+from helpers.data.registry import DATA_DIR, DatasetUnavailable, file_entry, shown, verify
 
 MNIST_PATH = DATA_DIR / "mnist.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -53,7 +53,7 @@ def load_mnist(path=None):
     if path is None:
         path = MNIST_PATH
         if not path.exists():
-            raise DatasetUnavailable(f"{path} is missing. {_REBUILD}")
+            raise DatasetUnavailable(f"{shown(path)} is missing. {_REBUILD}")
         arrays = _verified_arrays(path)
     else:
         arrays = _read_npz(pathlib.Path(path))

@@ -36,6 +36,15 @@ class ChecksumError(DatasetError):
     """A data file exists but its sha256 differs from the registry's."""
 
 
+def shown(path):
+    """``path`` as messages show it: relative to the repository when inside it (no machine paths)."""
+    path = pathlib.Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
 def registry_path():
     """The registry in use: ``$COURSE_DATA_REGISTRY`` when set, else ``data/registry.json``."""
     override = os.environ.get(REGISTRY_ENV)
@@ -129,7 +138,7 @@ def verify(path, expected_sha256, remedy):
     actual = sha256_of(path)
     if actual != expected_sha256:
         raise ChecksumError(
-            f"{path} is corrupt or not the expected file: sha256 {actual}, "
+            f"{shown(path)} is corrupt or not the expected file: sha256 {actual}, "
             f"expected {expected_sha256}. {remedy}"
         )
 
@@ -166,7 +175,7 @@ def ensure_file(name, filename, download=True, verify_checksum=True, timeout=30)
     path = download_dir(name) / filename
     if not path.exists():
         if not download:
-            raise DatasetUnavailable(f"{path} is missing. {fetch_remedy(name)}")
+            raise DatasetUnavailable(f"{shown(path)} is missing. {fetch_remedy(name)}")
         _download(record["url"], path, record["sha256"] if verify_checksum else None, timeout, name)
     elif verify_checksum:
         verify(path, record["sha256"], f"Delete it and run `python -m helpers.data.fetch {name}`.")
@@ -191,7 +200,7 @@ def _download(url, path, expected_sha256, timeout, name):
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         part.unlink(missing_ok=True)
         raise DatasetUnavailable(
-            f"{path} is missing and downloading {url} failed ({err}). {fetch_remedy(name)}"
+            f"{shown(path)} is missing and downloading {url} failed ({err}). {fetch_remedy(name)}"
         ) from None
     if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
         part.unlink(missing_ok=True)
