@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from helpers.modelparts import (check_images, find_layer, get_layer, layer_names, layer_output, logit_model,
                                positive_int)
-from helpers.scoring import (batches, checked_target, normalize_maps, pick_scores, score_model, target_indices,
+from helpers.scoring import (batches, checked_target, normalize_maps, score_model, target_indices,
                              targets_for)
 
 
@@ -42,15 +42,32 @@ def _weighted_maps(model, images, layer, target, head, batch_size, channel_weigh
     layer = spatial_layer(model, layer)
     scorer = score_model(model, head, extra_layer=layer)
     target = checked_target(scorer, target, len(images))
+    size = images.shape[1:3]
+
+    def cam_of(x, score_of):
+        with tf.GradientTape() as tape:
+            features, outputs = scorer(x, training=False)
+            score = tf.reduce_sum(score_of(outputs))
+        grads = tape.gradient(score, features)
+        cam = tf.nn.relu(tf.reduce_sum(channel_weights(features, grads) * features, axis=-1))
+        return tf.image.resize(cam[..., None], size, method="bilinear")[..., 0]
+
+    @tf.function(reduce_retracing=True)  # a graph: TensorFlow then skips the backward work no map needs
+    def compiled(x, classes):  # classes: one index per image, -1 for the predicted class
+        def score_of(outputs):
+            chosen = tf.where(classes < 0, tf.argmax(outputs, axis=-1, output_type=tf.int32), classes)
+            return tf.gather(outputs, chosen, axis=1, batch_dims=1)
+        return cam_of(x, score_of)
+
     maps = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            features, outputs = scorer(x, training=False)
-            score = tf.reduce_sum(pick_scores(outputs, targets_for(target, batch), len(x)))
-        grads = tape.gradient(score, features)
-        cam = tf.nn.relu(tf.reduce_sum(channel_weights(features, grads) * features, axis=-1))
-        maps.append(tf.image.resize(cam[..., None], images.shape[1:3], method="bilinear")[..., 0].numpy())
+        if callable(target):  # a user's callable may not trace: run it eagerly
+            maps.append(cam_of(x, target).numpy())
+        else:
+            part = targets_for(target, batch)
+            classes = np.full(len(x), -1) if part is None else np.broadcast_to(part, (len(x),))
+            maps.append(compiled(x, tf.constant(classes, tf.int32)).numpy())
     return normalize_maps(np.concatenate(maps), method)
 
 
