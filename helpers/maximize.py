@@ -28,10 +28,13 @@ DEFAULT = R.Regularization(jitter=1, rotate=5.0, scale=0.05, blur_every=4, blur_
 PLAIN = R.Regularization()
 
 
-def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularization, start, length_scale,
+def _optimize(extractor, pick, groups, input_shape, *, steps, step_size, regularization, start, length_scale,
               parametrization, standardize, seed, progress, desc):
-    """The engine: optimize ``n`` images so that ``pick(extractor(x))`` rises."""
+    """The engine: optimize one image per entry of ``groups`` (the unit each one maximizes) so that
+    ``pick(extractor(x))`` rises."""
     reg = regularization or PLAIN
+    n = len(groups)
+    group_ids = tf.constant(np.asarray(groups, np.int64))
     h, w, c = input_shape
     if isinstance(start, str):
         pixels = R.start_images(start, (n, h, w, c), seed, length_scale)
@@ -63,7 +66,11 @@ def _optimize(extractor, pick, n, input_shape, *, steps, step_size, regularizati
         with tf.GradientTape() as tape:
             x = to_image(variable)
             value = objective(R.random_transform(x, reg, tf.stack([seed, i])))
-            penalty = reg.tv_weight * R.total_variation(x) + reg.lp_weight * tf.reduce_mean(tf.abs(x) ** reg.lp, [1, 2, 3])
+            penalty = reg.tv_weight * R.total_variation(x)
+            if reg.lp_weight:
+                penalty += reg.lp_weight * tf.reduce_mean(tf.abs(x) ** reg.lp, [1, 2, 3])
+            if reg.diversity:
+                penalty += reg.diversity * R.similarity_to_siblings(x, group_ids)
             total = tf.reduce_sum(value - penalty)
         grads = tape.gradient(total, variable)
         if reg.normalize_gradient:
@@ -175,7 +182,7 @@ def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True
         per_unit = tf.reduce_sum(act * selector, axis=-1)  # image k's own channel
         return tf.reduce_mean(per_unit, axis=list(range(1, spatial + 1))) if spatial else per_unit
 
-    return _optimize(extractor, pick, len(chosen), _input_shape(model, opts["start"]), desc=f"maximizing {name}",
+    return _optimize(extractor, pick, chosen, _input_shape(model, opts["start"]), desc=f"maximizing {name}",
                      **opts)
 
 
@@ -201,7 +208,7 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
     def pick(act):
         return act[:, row, col, channel]
 
-    return _optimize(extractor, pick, starts, _input_shape(model, opts["start"]),
+    return _optimize(extractor, pick, np.zeros(starts, np.int64), _input_shape(model, opts["start"]),
                      desc=f"maximizing {name}[{row},{col},{channel}]", **opts)
 
 
@@ -225,7 +232,7 @@ def maximize_classes(model, classes=None, head=None, starts=1, **options):
     def pick(act):
         return tf.reduce_sum(act * selector, axis=-1)
 
-    return _optimize(logits, pick, len(chosen), _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
+    return _optimize(logits, pick, chosen, _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
 
 
 def reached_activation(model, images, layer, channels):

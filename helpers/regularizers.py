@@ -22,6 +22,8 @@ class Regularization:
             image's values to 0 (0..100; 0: off).
         tv_weight: weight of the total-variation penalty (mean absolute neighbour difference).
         lp_weight, lp: weight and exponent of the Lp-norm penalty on pixel values.
+        diversity: weight of a penalty on the correlation between images that optimize the
+            same unit from different starts (see :func:`similarity_to_siblings`); 0: off.
         normalize_gradient: divide each image's gradient by its L2 norm.
     """
 
@@ -34,6 +36,7 @@ class Regularization:
     clip_percentile: float = 0.0
     tv_weight: float = 0.0
     lp_weight: float = 0.0
+    diversity: float = 0.0
     lp: float = 6.0
     normalize_gradient: bool = True
 
@@ -44,7 +47,7 @@ class Regularization:
         if not 0 <= self.clip_percentile <= 100:
             raise ValueError(f"clip_percentile is a percentile, 0..100; got {self.clip_percentile} "
                              "(seed 002's crash came from passing a fraction times 100 twice)")
-        for name in ("jitter", "rotate", "scale", "blur_every", "l2_decay", "tv_weight", "lp_weight"):
+        for name in ("jitter", "rotate", "scale", "blur_every", "l2_decay", "tv_weight", "lp_weight", "diversity"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.l2_decay >= 1:
@@ -139,6 +142,22 @@ def total_variation(images):
     dy = tf.reduce_mean(tf.abs(images[:, 1:] - images[:, :-1]), axis=[1, 2, 3])
     dx = tf.reduce_mean(tf.abs(images[:, :, 1:] - images[:, :, :-1]), axis=[1, 2, 3])
     return dx + dy
+
+
+def similarity_to_siblings(images, groups):
+    """Per image, the mean Pearson correlation with the other images of its group, ``(n,)``.
+
+    ``groups[k]`` names what image ``k`` optimizes (its channel or class); images alone in
+    their group score 0. Subtracting it from the objective pushes different starts of the
+    same unit apart (a pixel-space version of Lucid's diversity objective).
+    """
+    flat = tf.reshape(images, [tf.shape(images)[0], -1])
+    flat = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
+    flat = flat / (tf.norm(flat, axis=1, keepdims=True) + 1e-8)
+    siblings = tf.cast(tf.equal(groups[:, None], groups[None, :]), images.dtype)
+    siblings = siblings - tf.eye(tf.shape(siblings)[0], dtype=images.dtype)
+    count = tf.maximum(tf.reduce_sum(siblings, axis=1), 1.0)
+    return tf.reduce_sum(siblings * tf.matmul(flat, flat, transpose_b=True), axis=1) / count
 
 
 def gaussian_blur(images, sigma):

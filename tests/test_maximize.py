@@ -136,3 +136,31 @@ def test_contrast_enhancement_and_reached_activation(mnist_model):
     images = np.zeros((2, 28, 28, 1), np.float32)
     np.testing.assert_allclose(maximize.reached_activation(mnist_model, images, "dense1", [0, 1]),
                                activations.layer_activations(mnist_model, images, "dense1")["dense1"][[0, 1], [0, 1]])
+
+
+def test_similarity_to_siblings_by_hand():
+    import tensorflow as tf
+
+    from helpers.regularizers import similarity_to_siblings
+
+    a = np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1)
+    images = tf.constant(np.concatenate([a, a * 2 + 1, -a, a]))  # groups: 0, 0, 0, 1
+    sims = similarity_to_siblings(images, tf.constant([0, 0, 0, 1], tf.int64)).numpy()
+    # image 0 correlates +1 with image 1 and -1 with image 2: mean 0; the lone image 3 scores 0
+    np.testing.assert_allclose(sims, [0.0, 0.0, -1.0, 0.0], atol=1e-6)
+
+
+def test_diversity_pushes_starts_apart(mnist_model):
+    from dataclasses import replace
+
+    def correlation(images):
+        flat = images.reshape(len(images), -1) - images.reshape(len(images), -1).mean(axis=1, keepdims=True)
+        flat /= np.linalg.norm(flat, axis=1, keepdims=True)
+        return (flat @ flat.T)[np.triu_indices(len(images), 1)].mean()
+
+    options = dict(starts=3, steps=60, start="multiscale", length_scale=8, progress=False)
+    same, _ = maximize.maximize_channels(mnist_model, "conv3", [5], **options)
+    apart, trajectory = maximize.maximize_channels(mnist_model, "conv3", [5], **options,
+                                                   regularization=replace(maximize.DEFAULT, diversity=0.5))
+    assert correlation(apart) < correlation(same) - 0.2
+    assert (trajectory[-1] > trajectory[0]).all()
