@@ -11,6 +11,7 @@ course's own implementation, with tolerances rather than exact floats.
 """
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -39,133 +40,167 @@ def _close(actual, expected, atol, what):
         raise AssertionError(f"{what}: off by up to {worst:.4g} (tolerance {atol:g})")
 
 
+@dataclass(frozen=True)
+class Check:
+    """One check: ``inputs(rng)`` gives the arguments of the student's function and
+    ``verify(output, *arguments)`` raises AssertionError (with the reason) when the
+    function's output is wrong. The two halves are separate so that the grader can call
+    the student's function in a sandbox and verify its output outside it."""
+
+    what: str
+    inputs: Callable
+    verify: Callable
+
+
 # -- 01: confusion matrix -------------------------------------------------------------
-def _confusion_by_hand(f):
-    _close(f(np.array([0, 1, 1, 2]), np.array([0, 2, 1, 2]), 3), [[1, 0, 0], [0, 1, 1], [0, 0, 1]], 0,
-           "y_true [0,1,1,2], y_pred [0,2,1,2]")
+def _cm_expected(t, p, classes):
+    cm = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(t), np.asarray(p)), 1)
+    return cm
 
 
-def _confusion_random(f):
-    from helpers.evaluation import confusion_matrix
-
-    rng = np.random.default_rng(1)
-    t, p = rng.integers(0, 10, 1000), rng.integers(0, 10, 1000)
-    _close(f(t, p, 10), confusion_matrix(t, p, classes=10), 0, "1,000 random labels")
+def _verify_confusion(what):
+    return lambda out, t, p, c: _close(out, _cm_expected(t, p, c), 0, what)
 
 
-def _confusion_absent_classes(f):
-    expected = np.zeros((5, 5))
-    expected[0, 0] = expected[0, 2] = expected[2, 2] = 1
-    _close(f(np.array([0, 0, 2]), np.array([0, 2, 2]), 5), expected, 0, "5 classes, only 0 and 2 present")
+_CONFUSION = (
+    Check("by hand", lambda rng: (np.array([0, 1, 1, 2]), np.array([0, 2, 1, 2]), 3),
+          lambda out, *args: _close(out, [[1, 0, 0], [0, 1, 1], [0, 0, 1]], 0, "y_true [0,1,1,2], y_pred [0,2,1,2]")),
+    Check("random labels", lambda rng: (rng.integers(0, 10, 1000), rng.integers(0, 10, 1000), 10),
+          _verify_confusion("1,000 random labels")),
+    Check("absent classes", lambda rng: (np.array([0, 0, 2]), np.array([0, 2, 2]), 5),
+          _verify_confusion("5 classes, only 0 and 2 present")),
+)
 
 
 # -- 02: per-channel normalization of a feature map -------------------------------------
-def _normalize_random(f):
+def _verify_normalize_random(out, channel):
     from helpers.featuremaps import normalize_channel
 
-    channel = np.random.default_rng(2).gamma(1.0, 2.0, (13, 13))
-    _close(f(channel), normalize_channel(channel), 1, "a 13x13 map (rounding may differ by 1)")
+    _close(out, normalize_channel(channel), 1, "a 13x13 map (rounding may differ by 1)")
 
 
-def _normalize_constant(f):
-    out = np.asarray(f(np.zeros((5, 5))), dtype=np.float64)
-    if np.isnan(out).any():
+def _verify_normalize_constant(out, channel):
+    if np.isnan(np.asarray(out, dtype=np.float64)).any():
         raise AssertionError("an all-zero map gave NaN; a constant map must become uniform grey 128")
-    _close(out, np.full((5, 5), 128), 1, "an all-zero map")
+    _close(out, np.full(channel.shape, 128), 1, "an all-zero map")
 
 
-def _normalize_clips(f):
-    channel = np.zeros((10, 10))
-    channel[0, 0] = 1000.0
-    out = np.asarray(f(channel), dtype=np.float64)
+def _verify_normalize_clips(out, channel):
+    out = np.asarray(out, dtype=np.float64)
+    if out.shape != channel.shape:
+        raise AssertionError(f"a 10x10 map with one bright pixel: shape {out.shape}, expected {channel.shape}")
     if out.min() < 0 or out.max() > 255:
         raise AssertionError(f"values {out.min():.1f}..{out.max():.1f} leave the display range 0..255")
     _close(out[0, 0], 255, 1, "the single bright pixel")
 
 
+def _one_bright_pixel(rng):
+    channel = np.zeros((10, 10))
+    channel[0, 0] = 1000.0
+    return (channel,)
+
+
+_NORMALIZE = (
+    Check("random map", lambda rng: (rng.gamma(1.0, 2.0, (13, 13)),), _verify_normalize_random),
+    Check("constant map", lambda rng: (np.zeros((5, 5)),), _verify_normalize_constant),
+    Check("clipping", _one_bright_pixel, _verify_normalize_clips),
+)
+
+
 # -- 03: closed-form optimum of a first-layer neuron ------------------------------------
-def _optimum_by_hand(f):
-    _close(f(np.array([[[3.0], [4.0]]]), 10.0), [[[6.0], [8.0]]], 1e-6, "kernel [3, 4], rho 10")
-
-
-def _optimum_random(f):
+def _verify_optimum_random(out, kernel, rho):
     from helpers.filters import closed_form_optimum
 
-    kernel = np.random.default_rng(3).normal(size=(3, 3, 1))
-    _close(f(kernel, 2.5), closed_form_optimum(kernel, rho=2.5), 1e-6, "a random 3x3 kernel, rho 2.5")
+    _close(out, closed_form_optimum(kernel, rho=rho), 1e-6, f"a random 3x3 kernel, rho {rho:g}")
 
 
-def _optimum_beats_random_patches(f):
-    rng = np.random.default_rng(4)
-    kernel = rng.normal(size=(3, 3, 3))
-    best = float(np.sum(kernel * np.asarray(f(kernel, 1.0))))
-    patches = rng.normal(size=(500, 3, 3, 3))
-    patches /= np.linalg.norm(patches.reshape(500, -1), axis=1)[:, None, None, None]
-    if best < float(np.max(np.sum(patches * kernel, axis=(1, 2, 3)))) - 1e-9:
+def _verify_optimum_beats_patches(out, kernel, rho):
+    out = np.asarray(out, dtype=np.float64)
+    if out.shape != kernel.shape:
+        raise AssertionError(f"a random 3x3x3 kernel: shape {out.shape}, expected {kernel.shape}")
+    if abs(float(np.linalg.norm(out)) - rho) > 1e-6:
+        raise AssertionError(f"the patch has norm {np.linalg.norm(out):.4g}, not rho = {rho:g}")
+    patches = np.random.default_rng(4).normal(size=(500,) + kernel.shape)
+    patches *= rho / np.linalg.norm(patches.reshape(500, -1), axis=1)[:, None, None, None]
+    if float(np.sum(kernel * out)) < float(np.max(np.sum(patches * kernel, axis=(1, 2, 3)))) - 1e-9:
         raise AssertionError("a random patch of the same norm reaches a higher w . x")
 
 
+_OPTIMUM = (
+    Check("by hand", lambda rng: (np.array([[[3.0], [4.0]]]), 10.0),
+          lambda out, *args: _close(out, [[[6.0], [8.0]]], 1e-6, "kernel [3, 4], rho 10")),
+    Check("random kernel", lambda rng: (rng.normal(size=(3, 3, 1)), 2.5), _verify_optimum_random),
+    Check("beats random patches", lambda rng: (rng.normal(size=(3, 3, 3)), 1.0), _verify_optimum_beats_patches),
+)
+
+
 # -- 04: total variation ----------------------------------------------------------------
-def _tv_by_hand(f):
-    image = np.array([[[0.0], [1.0]], [[0.0], [1.0]]])[None]
-    _close(f(image), [1.0], 1e-6, "a 2x2 image with one vertical edge")
-
-
-def _tv_constant(f):
-    _close(f(np.full((3, 8, 8, 3), 0.7)), np.zeros(3), 1e-9, "constant images")
-
-
-def _tv_random(f):
+def _verify_tv_random(out, images):
     from helpers.regularizers import total_variation
 
-    images = np.random.default_rng(5).random((4, 12, 12, 3)).astype(np.float32)
-    _close(f(images), np.asarray(total_variation(images)), 1e-5, "4 random 12x12 RGB images")
+    _close(out, np.asarray(total_variation(images)), 1e-5, "4 random 12x12 RGB images")
+
+
+_TV = (
+    Check("by hand", lambda rng: (np.array([[[0.0], [1.0]], [[0.0], [1.0]]])[None],),
+          lambda out, image: _close(out, [1.0], 1e-6, "a 2x2 image with one vertical edge")),
+    Check("constant images", lambda rng: (np.full((3, 8, 8, 3), 0.7),),
+          lambda out, images: _close(out, np.zeros(3), 1e-9, "constant images")),
+    Check("random images", lambda rng: (rng.random((4, 12, 12, 3)).astype(np.float32),), _verify_tv_random),
+)
 
 
 # -- 05: Grad-CAM channel weights ---------------------------------------------------------
-def _weights_by_hand(f):
+def _gradients_by_hand(rng):
     gradients = np.zeros((1, 2, 2, 2))
     gradients[0, :, :, 0] = [[1, 2], [3, 6]]
     gradients[0, 0, 0, 1] = -4
-    _close(f(gradients), [[3.0, -1.0]], 1e-9, "gradients [[1, 2], [3, 6]] and one -4")
+    return (gradients,)
 
 
-def _weights_random(f):
-    gradients = np.random.default_rng(6).normal(size=(3, 5, 5, 8))
-    _close(f(gradients), gradients.mean(axis=(1, 2)), 1e-6, "3 random 5x5x8 gradient maps")
-
-
-def _weights_give_grad_cam(f):
-    rng = np.random.default_rng(7)
-    features, gradients = rng.random((2, 4, 4, 3)), rng.normal(size=(2, 4, 4, 3))
-    cam = np.maximum(np.einsum("nhwc,nc->nhw", features, np.asarray(f(gradients))), 0)
+def _verify_weights_give_grad_cam(out, gradients):
+    features = np.random.default_rng(7).random(gradients.shape)
+    weights = np.asarray(out, dtype=np.float64)
+    if weights.shape != gradients.shape[::3]:
+        raise AssertionError(f"the weights of 2 4x4x3 gradient maps: shape {weights.shape}, expected {gradients.shape[::3]}")
+    cam = np.maximum(np.einsum("nhwc,nc->nhw", features, weights), 0)
     expected = np.maximum(np.einsum("nhwc,nc->nhw", features, gradients.mean(axis=(1, 2))), 0)
     _close(cam, expected, 1e-6, "the Grad-CAM map built from your weights")
+
+
+_WEIGHTS = (
+    Check("by hand", _gradients_by_hand,
+          lambda out, g: _close(out, [[3.0, -1.0]], 1e-9, "gradients [[1, 2], [3, 6]] and one -4")),
+    Check("random gradients", lambda rng: (rng.normal(size=(3, 5, 5, 8)),),
+          lambda out, g: _close(out, g.mean(axis=(1, 2)), 1e-6, "3 random 5x5x8 gradient maps")),
+    Check("gives Grad-CAM", lambda rng: (rng.normal(size=(2, 4, 4, 3)),), _verify_weights_give_grad_cam),
+)
 
 
 EXERCISES = {
     "confusion_counts": Exercise(
         "01", "confusion_counts",
         "count how often true class t was predicted as class p: cm[t, p]; shape (classes, classes), integers.",
-        (_confusion_by_hand, _confusion_random, _confusion_absent_classes)),
+        _CONFUSION),
     "normalize_feature_map": Exercise(
         "02", "normalize_feature_map",
         "centre the map on its mean, divide by its standard deviation (a constant map becomes uniform 128), "
         "multiply by 64, add 128, clip to [0, 255] and return uint8.",
-        (_normalize_random, _normalize_constant, _normalize_clips)),
+        _NORMALIZE),
     "first_layer_optimum": Exercise(
         "03", "first_layer_optimum",
         "return the patch x with ||x|| = rho that maximizes w . x (Cauchy-Schwarz: along w).",
-        (_optimum_by_hand, _optimum_random, _optimum_beats_random_patches)),
+        _OPTIMUM),
     "total_variation": Exercise(
         "04", "total_variation",
         "per image: the mean absolute difference between vertical neighbours plus the mean absolute "
         "difference between horizontal neighbours (over rows, columns and channels); shape (n,).",
-        (_tv_by_hand, _tv_constant, _tv_random)),
+        _TV),
     "grad_cam_weights": Exercise(
         "05", "grad_cam_weights",
         "average the gradients over the two spatial axes: (n, h, w, channels) -> (n, channels).",
-        (_weights_by_hand, _weights_random, _weights_give_grad_cam)),
+        _WEIGHTS),
 }
 
 
@@ -174,32 +209,75 @@ def for_chapter(chapter):
     return [name for name, ex in EXERCISES.items() if ex.chapter == chapter]
 
 
-def run_checks(name, function):
-    """Run every check of exercise ``name`` on ``function``; never raises.
+def check_inputs(name, seed=0):
+    """The arguments of every check of exercise ``name``: one tuple per check.
+
+    The by-hand checks are fixed; the random ones draw from ``seed`` (the grader draws a
+    fresh seed per submission, so answers cannot be looked up for known inputs)."""
+    rng = np.random.default_rng(seed)
+    return [check.inputs(rng) for check in EXERCISES[name].checks]
+
+
+def score_outputs(name, outputs, inputs):
+    """Score exercise ``name`` from what the student's function returned.
+
+    Args:
+        name: an exercise of :data:`EXERCISES`.
+        outputs: one entry per check: the function's return value, or a string saying
+            why there is none (the function raised, or the cell never defined it).
+        inputs: the arguments the function was called with (:func:`check_inputs`).
 
     Returns:
-        dict with ``exercise``, ``passed``, ``total``, ``score``, ``points`` and
-        ``messages`` (one line per failed check).
+        dict with ``exercise``, ``passed``, ``total``, ``score`` (never above ``points``),
+        ``points`` and ``messages`` (one line per failed check).
     """
     exercise = EXERCISES[name]
     passed, messages = 0, []
-    if function is None:
-        messages.append(f"{exercise.function} is not defined after the exercise cell ran (renamed or deleted?)")
-    elif not callable(function):
-        messages.append(f"{exercise.function} is not a function (got {type(function).__name__})")
-    else:
-        for check in exercise.checks:
-            try:
-                check(function)
-            except AssertionError as err:
-                messages.append(str(err))
-            except Exception as err:  # a student's bug is a failed check, reported with its type
-                messages.append(f"{check.__name__.strip('_')}: {type(err).__name__}: {err}")
-            else:
-                passed += 1
+    for check, output, arguments in zip(exercise.checks, outputs, inputs):
+        if isinstance(output, str):
+            messages.append(f"{check.what}: {output}")
+            continue
+        try:
+            check.verify(output, *arguments)
+        except AssertionError as err:
+            messages.append(str(err))
+        except Exception as err:  # an output of the wrong kind is a failed check, reported with its type
+            messages.append(f"{check.what}: your output could not be checked ({type(err).__name__}: {err})")
+        else:
+            passed += 1
     total = len(exercise.checks)
+    score = min(exercise.points, round(exercise.points * passed / total, 2))
     return {"exercise": name, "passed": passed, "total": total, "points": exercise.points,
-            "score": round(exercise.points * passed / total, 2), "messages": messages}
+            "score": score, "messages": list(dict.fromkeys(messages))}
+
+
+def call_checks(function, inputs):
+    """Call ``function`` on each tuple of ``inputs``: its outputs, or the error of each call as a string."""
+    outputs = []
+    for arguments in inputs:
+        try:
+            outputs.append(function(*arguments))
+        except Exception as err:  # a student's bug is a failed check, reported with its type
+            outputs.append(f"{type(err).__name__}: {err}")
+    return outputs
+
+
+def run_checks(name, function, seed=0):
+    """Run every check of exercise ``name`` on ``function`` in this process; never raises.
+
+    Returns:
+        the record of :func:`score_outputs`.
+    """
+    exercise = EXERCISES[name]
+    inputs = check_inputs(name, seed)
+    if function is None:
+        why = f"{exercise.function} is not defined after the exercise cell ran (renamed or deleted?)"
+        outputs = [why] * len(inputs)
+    elif not callable(function):
+        outputs = [f"{exercise.function} is not a function (got {type(function).__name__})"] * len(inputs)
+    else:
+        outputs = call_checks(function, inputs)
+    return score_outputs(name, outputs, inputs)
 
 
 def check(name, function):

@@ -1,45 +1,42 @@
 """Grade a submission: ``python -m helpers.grade SUBMISSION.ipynb [--output scores.json]``.
 
 The grader finds the exercise cells of the submission (their ``# EXERCISE name``
-line), builds a grading notebook of those cells, each followed by its checks
-(:mod:`helpers.exercises`), and executes it with papermill in a separate process
-under a per-cell time limit (the kernel is interrupted) and a total one (the
-process group is killed). The rest of the chapter (training, figures) is not
-needed to grade and is not run, so a submission grades in seconds.
+line) and runs them in a sandbox (:mod:`helpers.sandbox`): a throwaway directory
+holding only those cells, the check inputs and a small runner, with no access to
+the course repository (no reference notebooks, no ``helpers``), no network, and a
+per-cell and a total time limit. Inside, the runner calls the student's function on
+the inputs of every check and saves what it returns; outside, in this process, the
+outputs are verified (:func:`helpers.exercises.score_outputs`). The student's code
+therefore never shares a process with the checks or the expected values: replacing
+``run_checks``, writing a results file or exiting early earns nothing. Random check
+inputs are drawn from a fresh seed per submission (recorded in the report), and
+every score is capped at the exercise's points.
 
 Whatever the submission does (syntax error, exception, infinite loop, deleted
 cell, renamed function, a file that is not a notebook) every expected exercise
 gets a score and a message; the grader itself does not crash. It prints a table
-and writes the scores as JSON (default: ``SUBMISSION.grade.json`` beside it).
+and writes the scores as JSON (default: ``SUBMISSION.grade.json`` beside it,
+replaced atomically; a symbolic link there is replaced, never followed).
 """
 
 import argparse
 import json
 import os
 import pathlib
-import signal
-import subprocess
+import secrets
+import shutil
 import sys
 import tempfile
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+import numpy as np
 
+from helpers import sandbox
 from helpers.assignments import exercise_name
-from helpers.exercises import EXERCISES, MARKER, for_chapter
+from helpers.exercises import EXERCISES, MARKER, check_inputs, for_chapter, score_outputs
 
-_RUNNER = """
-import sys, papermill
-try:
-    papermill.execute_notebook(sys.argv[1], sys.argv[2], kernel_name="python3", progress_bar=False,
-                               execution_timeout=float(sys.argv[3]), allow_errors=True, interrupt_on_timeout=True)
-except papermill.PapermillExecutionError:
-    sys.exit(0)  # errors of the submission are read from the executed notebook, cell by cell
-"""
-_CHECK = """from helpers.exercises import run_checks as _run_checks
-import json as _json
-with open({path!r}, "a") as _f:
-    _f.write(_json.dumps(_run_checks({name!r}, globals().get({function!r}))) + "\\n")"""
+_RUNNER = pathlib.Path(__file__).with_name("sandbox_runner.py")
+_MAX_RESULTS_BYTES = 2**20
 
 
 def read_submission(path):
@@ -63,54 +60,108 @@ def expected_exercises(path, nb):
     return sorted(names, key=lambda n: (EXERCISES[n].chapter, n))
 
 
-def grading_notebook(cells, results_path):
-    """The notebook that is executed: each exercise cell, then a cell running its checks."""
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    for name, source in cells.items():
-        answer = new_code_cell(source)
-        answer.metadata["exercise"] = name
-        check = new_code_cell(_CHECK.format(path=str(results_path), name=name, function=EXERCISES[name].function))
-        check.metadata["check"] = name
-        nb.cells += [answer, check]
-    return nb
+def python_source(source):
+    """Cell source as plain Python (IPython magics become ``get_ipython()`` calls, which fail in the sandbox)."""
+    from IPython.core.inputtransformer2 import TransformerManager
 
-
-def _first_error(nb, key, name):
-    for cell in nb.cells:
-        if cell.metadata.get(key) == name:
-            for out in cell.get("outputs", []):
-                if out.output_type == "error":
-                    return out.ename, out.evalue
-    return None
-
-
-def execute(nb, workdir, cell_timeout, total_timeout):
-    """Run ``nb`` with papermill in a child process; return ``(executed notebook or None, note)``."""
-    source, target = workdir / "grading.ipynb", workdir / "graded.ipynb"
-    nbformat.write(nb, source)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-c", _RUNNER, str(source), str(target), str(cell_timeout)]
-    process = subprocess.Popen(command, cwd=workdir, env=env, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _, stderr = process.communicate(timeout=total_timeout)
-        note = "" if process.returncode == 0 else f"grading process failed: {stderr.strip()[-300:]}"
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        note = f"grading stopped after the total limit of {total_timeout} s"
-    executed = nbformat.read(target, as_version=4) if target.exists() else None
-    return executed, note
+        return TransformerManager().transform_cell(source)
+    except Exception:  # a cell IPython cannot parse is left as it is; compiling it reports the error
+        return source
 
 
-def grade(path, cell_timeout=30, total_timeout=300):
+def write_job(workdir, cells, cell_timeout, seed):
+    """Write ``job.json``, ``inputs.npz`` and the runner into ``workdir``; return the inputs per exercise."""
+    job, arrays, inputs = {"cell_timeout": cell_timeout, "exercises": []}, {}, {}
+    for name, source in cells.items():
+        inputs[name] = check_inputs(name, seed)
+        kinds = []
+        for index, arguments in enumerate(inputs[name]):
+            kinds.append(["array" if isinstance(a, np.ndarray) else "scalar" for a in arguments])
+            arrays.update({f"{name}__{index}__{j}": np.asarray(a) for j, a in enumerate(arguments)})
+        job["exercises"].append({"name": name, "function": EXERCISES[name].function,
+                                 "source": python_source(source), "arguments": kinds})
+    (workdir / "job.json").write_text(json.dumps(job))
+    np.savez(workdir / "inputs.npz", **arrays)
+    shutil.copy(_RUNNER, workdir / "runner.py")
+    return inputs
+
+
+def read_results(workdir):
+    """The runner's ``results.json`` as a dict (empty when missing, too large or malformed)."""
+    path = workdir / "results.json"
+    try:
+        if path.is_symlink() or path.stat().st_size > _MAX_RESULTS_BYTES:
+            return {}
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return results if isinstance(results, dict) else {}
+
+
+def _output(workdir, name, index, status):
+    """One check's output: the saved array, or a string saying why there is none."""
+    if status != "ok":
+        return str(status)[:300] if isinstance(status, str) else "no output (the function never ran)"
+    path = workdir / f"out_{name}_{index}.npy"
+    try:
+        if path.is_symlink():
+            raise OSError("not a plain file")
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        return f"its output could not be read ({type(err).__name__})"
+
+
+def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True):
+    """Run ``cells`` (``{exercise: source}``) in a sandbox; return ``{exercise: record}`` and a note."""
+    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+        workdir = pathlib.Path(tmp)
+        inputs = write_job(workdir, cells, cell_timeout, seed)
+        code, _ = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate)
+        note = f"grading stopped after the total limit of {total_timeout:g} s" if code is None else ""
+        results = read_results(workdir)
+        records = {}
+        for name in cells:
+            exercise, raw = EXERCISES[name], results.get(name)
+            raw = raw if isinstance(raw, dict) else {}
+            statuses = raw.get("outputs") if isinstance(raw.get("outputs"), list) else []
+            statuses = (statuses + [None] * len(inputs[name]))[:len(inputs[name])]
+            outputs = [_output(workdir, name, i, status) for i, status in enumerate(statuses)]
+            messages = []
+            cell_error = raw.get("cell_error")
+            if isinstance(cell_error, str) and cell_error.startswith("did not finish"):
+                messages.append(f"your cell {cell_error}")
+            elif isinstance(cell_error, str):
+                messages.append(f"your cell raised {cell_error}")
+            undefined = name in results and all(s is None for s in statuses)
+            if name not in results:
+                messages.append(note or "the checks did not run (the submission ended the grading process)")
+            elif undefined:
+                messages.append(f"{exercise.function} is not defined after the exercise cell ran (renamed or deleted?)")
+            record = score_outputs(name, outputs, inputs[name])
+            record["messages"] = messages + ([] if undefined or name not in results else record["messages"])
+            records[name] = record
+    return records, note
+
+
+def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     """Grade the submission at ``path``.
+
+    Args:
+        path: the submitted notebook.
+        cell_timeout: seconds for each exercise cell and for each call of its function.
+        total_timeout: seconds for the whole submission (every process is then killed).
+        seed: seed of the random check inputs (default: a fresh one, recorded in the report).
+        isolate: False runs the submission without bubblewrap (see :mod:`helpers.sandbox`).
 
     Returns:
         dict with ``submission``, ``score``, ``max_score``, ``exercises`` (one record per
-        exercise: ``score``, ``points``, ``passed``, ``total``, ``messages``) and ``problem``.
+        exercise: ``score``, ``points``, ``passed``, ``total``, ``messages``), ``problem``,
+        ``seed`` and ``isolated``.
     """
+    if isolate:
+        sandbox.ensure_works()
+    seed = secrets.randbits(32) if seed is None else int(seed)
     nb, problem = read_submission(path)
     names = expected_exercises(path, nb)
     cells = {}
@@ -119,47 +170,37 @@ def grade(path, cell_timeout=30, total_timeout=300):
             name = exercise_name(cell)
             if name in names and name not in cells:
                 cells[name] = cell.source
-    results, executed = {}, None
+    results = {}
     if cells:
-        with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-            workdir = pathlib.Path(tmp)
-            results_path = workdir / "results.jsonl"
-            executed, note = execute(grading_notebook(cells, results_path), workdir, cell_timeout, total_timeout)
-            problem = problem or note
-            if results_path.exists():
-                for line in results_path.read_text().splitlines():
-                    record = json.loads(line)
-                    results[record["exercise"]] = record
-    records = [_record(name, cells, results, executed, cell_timeout, problem) for name in names]
+        results, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate)
+        problem = problem or note
+    records = [results.get(name) or _missing(name, problem) for name in names]
+    for record in records:
+        record["chapter"] = EXERCISES[record["exercise"]].chapter
     if not names and not problem:
         problem = f"no exercise found: {path} has no cell starting with '{MARKER} <name>' and its name has no chapter number"
     return {"submission": str(path), "score": round(sum(r["score"] for r in records), 2),
-            "max_score": sum(r["points"] for r in records), "exercises": records, "problem": problem}
+            "max_score": sum(r["points"] for r in records), "exercises": records, "problem": problem,
+            "seed": seed, "isolated": bool(isolate)}
 
 
-def _record(name, cells, results, executed, cell_timeout, problem):
+def _missing(name, problem):
     exercise = EXERCISES[name]
-    base = {"exercise": name, "chapter": exercise.chapter, "points": exercise.points, "score": 0.0,
-            "passed": 0, "total": len(exercise.checks), "messages": []}
-    if name not in cells:
-        base["messages"] = [problem or f"exercise cell '{MARKER} {name}' not found (deleted, or its first line changed)"]
-        return base
-    record = {**base, **results.get(name, {})}
-    record["chapter"] = exercise.chapter
-    answer_error = _first_error(executed, "exercise", name) if executed else None
-    if answer_error and answer_error[0] == "KeyboardInterrupt":
-        record["messages"] = [f"your cell did not finish within {cell_timeout:g} s (an infinite loop?)"] + record["messages"]
-    elif answer_error:
-        record["messages"] = [f"your cell raised {answer_error[0]}: {answer_error[1]}"] + record["messages"]
-    if name not in results:
-        check_error = _first_error(executed, "check", name) if executed else None
-        if check_error and check_error[0] == "KeyboardInterrupt":
-            record["messages"].append(f"the checks did not finish within {cell_timeout:g} s (an infinite loop?)")
-        elif check_error:
-            record["messages"].append(f"checks stopped: {check_error[0]}: {check_error[1]}")
-        elif not answer_error:
-            record["messages"].append(problem or "the checks did not run")
-    return record
+    return {"exercise": name, "points": exercise.points, "score": 0.0, "passed": 0, "total": len(exercise.checks),
+            "messages": [problem or f"exercise cell '{MARKER} {name}' not found (deleted, or its first line changed)"]}
+
+
+def write_report(report, output):
+    """Write ``report`` as JSON to ``output`` atomically; a symbolic link at ``output`` is replaced, not followed."""
+    output = pathlib.Path(output)
+    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        with os.fdopen(handle, "w") as f:
+            f.write(json.dumps(report, indent=1) + "\n")
+        os.replace(tmp, output)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def print_table(report):
@@ -180,12 +221,19 @@ def main(argv=None):
     parser.add_argument("--output", type=pathlib.Path, help="JSON scores (default SUBMISSION.grade.json)")
     parser.add_argument("--cell-timeout", type=float, default=30, help="seconds per cell before it is interrupted")
     parser.add_argument("--total-timeout", type=float, default=300, help="seconds for the whole grading")
+    parser.add_argument("--seed", type=int, help="seed of the random check inputs (default: a fresh one)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the submission without bubblewrap (it can then read and write your files)")
     args = parser.parse_args(argv)
-    report = grade(args.submission, args.cell_timeout, args.total_timeout)
+    try:
+        report = grade(args.submission, args.cell_timeout, args.total_timeout, args.seed, not args.no_sandbox)
+    except sandbox.SandboxUnavailable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print_table(report)
     output = args.output or args.submission.with_suffix(".grade.json")
     try:
-        output.write_text(json.dumps(report, indent=1) + "\n")
+        write_report(report, output)
         print(f"scores written to {output}")
     except OSError as err:
         print(f"could not write {output} ({err}); the scores are in the table above")

@@ -100,7 +100,7 @@ BROKEN = {
     "loop in the cell": (lambda s: s.replace("\ndef ", "\nwhile True:\n    pass\n\n\ndef ", 1),
                          "your cell did not finish within 5 s"),
     "loop in the function": (lambda s: s.replace("    channel = np.asarray", "    while True:\n        pass\n    channel = np.asarray"),
-                             "the checks did not finish within 5 s"),
+                             "did not finish within 5 s (an infinite loop?)"),
     "deleted cell": (lambda s: "print('the exercise was here')",
                      "exercise cell '# EXERCISE normalize_feature_map' not found"),
 }
@@ -126,7 +126,7 @@ def test_a_partly_right_submission_gets_partial_credit(tmp_path):
 
 
 def test_a_submission_that_ignores_interrupts_is_stopped(tmp_path):
-    stubborn = "\nimport time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except KeyboardInterrupt:\n        continue"
+    stubborn = "\nimport time\nwhile True:\n    try:\n        time.sleep(0.1)\n    except BaseException:\n        continue"
     report = grade.grade(submission(tmp_path, lambda s: s + stubborn), cell_timeout=2, total_timeout=20)
     assert report["score"] == 0 and "total limit of 20 s" in report["problem"]
     assert report["exercises"][0]["messages"]
