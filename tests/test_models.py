@@ -147,3 +147,28 @@ def test_corrupt_cache_is_retrained_with_a_warning(cache):
         again = models.trained("seed002_mnist", **QUICK)
     assert not again.course_record.from_cache
     assert models.trained("seed002_mnist", **QUICK).course_record.from_cache
+
+
+TRAIN_IN_A_PROCESS = """
+import sys
+from helpers import models
+model = models.trained("seed002_mnist", epochs=1, batch_size=64, train_size=512, verbose=0)
+print("FROM_CACHE", model.course_record.from_cache, float(model.get_weights()[0].sum()))
+"""
+
+
+def test_two_processes_train_one_entry_once(cache):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COURSE_CACHE_DIR": str(cache)}
+    runs = [subprocess.Popen([sys.executable, "-c", TRAIN_IN_A_PROCESS], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=600) for run in runs]
+    lines = [next(line for line in out.splitlines() if line.startswith("FROM_CACHE")) for out, _ in outputs]
+    assert sorted(line.split()[1] for line in lines) == ["False", "True"], outputs  # trained once, loaded once
+    assert len({line.split()[2] for line in lines}) == 1  # the same weights
+    entries = sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock"))
+    assert len(entries) == 1 and not entries[0].startswith("."), entries  # no temporary folder left
+    assert models.trained("seed002_mnist", **QUICK).course_record.from_cache

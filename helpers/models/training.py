@@ -6,12 +6,15 @@ and the source code of the builder, so any change that could change the
 weights trains a new model; nothing else does.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import inspect
 import json
 import os
 import pathlib
 import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -117,23 +120,54 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
 
     Returns:
         The trained ``keras.Model`` with ``model.course_record`` (:class:`TrainingRecord`).
+        Processes that ask for the same entry at once train it once: the first takes a lock
+        on the entry, the others wait and then load it.
     """
-    import keras
-
     dataset = dataset or architecture(name).dataset
     split = {} if validation_size is None else {"validation_size": validation_size}
     data = training_data(dataset, train_size=train_size, **split)
     key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
     path = cache_dir() / f"{name}-{key}"
-    if (path / "meta.json").exists():
-        try:
-            model, history, meta = _load(path)
-        except Exception as err:  # any unreadable file means: train again, and say so
-            warnings.warn(f"model cache {path} is unreadable ({type(err).__name__}: {err}); retraining", stacklevel=2)
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            model.course_record = TrainingRecord(history, meta, str(path), True)
+    model = _cached(path)
+    if model is not None:
+        return model
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _entry_lock(path):  # one process trains an entry; the others wait here, then load it
+        model = _cached(path, quiet=True)
+        if model is not None:
             return model
+        model = _train(name, data, dataset, epochs, batch_size, seed, verbose, options, material, key)
+        _save(model, path)
+    return model
+
+
+def _cached(path, quiet=False):
+    """The model of cache entry ``path`` with its record, or None (missing, or unreadable: with a warning)."""
+    if not (path / "meta.json").exists():
+        return None
+    try:
+        model, history, meta = _load(path)
+    except Exception as err:  # any unreadable file means: train again, and say so
+        if not quiet:
+            warnings.warn(f"model cache {path} is unreadable ({type(err).__name__}: {err}); retraining", stacklevel=3)
+        return None
+    model.course_record = TrainingRecord(history, meta, str(path), True)
+    return model
+
+
+@contextlib.contextmanager
+def _entry_lock(path):
+    """An exclusive lock on cache entry ``path`` (a ``.lock`` file beside it; released when the process dies)."""
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train(name, data, dataset, epochs, batch_size, seed, verbose, options, material, key):
+    import keras
 
     keras.utils.set_random_seed(seed)
     steps = -(-len(data.x_train) // batch_size) * epochs
@@ -146,14 +180,21 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
     meta = {**material, "key": key, "dataset": dataset, "parameters": model.count_params(),
             "train_seconds": round(seconds, 1), "test": evaluate(model, data.x_test, data.y_test)}
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    model.save(tmp / "model.keras")
-    (tmp / "history.json").write_text(json.dumps(history, indent=1))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-    shutil.rmtree(path, ignore_errors=True)
-    os.replace(tmp, path)
-    model.course_record = TrainingRecord(history, meta, str(path), False)
+    model.course_record = TrainingRecord(history, meta, "", False)
     return model
+
+
+def _save(model, path):
+    """Write ``model`` and its record to cache entry ``path`` through a folder unique to this process,
+    so that a reader only ever sees a complete entry."""
+    record = model.course_record
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        model.save(tmp / "model.keras")
+        (tmp / "history.json").write_text(json.dumps(record.history, indent=1))
+        (tmp / "meta.json").write_text(json.dumps(record.meta, indent=1))
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    model.course_record = TrainingRecord(record.history, record.meta, str(path), False)
