@@ -16,6 +16,7 @@ locks an entry while one process trains it).
 
 import argparse
 import csv
+import os
 import pathlib
 import secrets
 import subprocess
@@ -33,6 +34,8 @@ def make_client(scheduler=None, workers=2):
     """A Dask client: connected to ``scheduler``, or to a new ``LocalCluster`` of ``workers`` processes."""
     from distributed import Client, LocalCluster
 
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # inherited by the workers, which import TensorFlow
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if scheduler:
         return Client(scheduler)
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -68,8 +71,11 @@ def _gather(client, futures, label):
 
 
 def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_timeout=30, total_timeout=300,
-                isolate=True):
-    """Grade ``paths`` in parallel; return ``(reports in the order of paths, class seed)``."""
+                isolate=True, client=None):
+    """Grade ``paths`` in parallel; return ``(reports in the order of paths, class seed)``.
+
+    ``client``: an existing Dask client to use (left open); otherwise one is made from
+    ``scheduler``/``workers`` and closed at the end."""
     from helpers import sandbox
 
     if isolate:
@@ -80,12 +86,14 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
     args = (cell_timeout, total_timeout, isolate)
     if serial:
         return [_grade_one(p, s, *args) for p, s in progress(list(zip(paths, seeds)), "grading")], seed
-    client = make_client(scheduler, workers)
+    own = client is None
+    client = make_client(scheduler, workers) if own else client
     try:
         futures = client.map(_grade_one, paths, seeds, *[[a] * len(paths) for a in args], pure=False)
         return _gather(client, futures, "grading"), seed
     finally:
-        _close(client, scheduler)
+        if own:
+            _close(client, scheduler)
 
 
 def _close(client, scheduler):

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import assignments, exercises, grade
 
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
 NOTEBOOKS = REPO / "notebooks"
 CHAPTERS = sorted(p.name for p in NOTEBOOKS.glob("0[1-5]_*.ipynb"))

@@ -23,17 +23,7 @@ STUDENT = REPO / "assignments" / "02_activations.ipynb"
 REFERENCE = REPO / "notebooks" / "02_activations.ipynb"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def bubblewrap():
-    """Install Debian's bubblewrap when it is missing (root needed), then check it runs here."""
-    if shutil.which("bwrap") is None:
-        done = subprocess.run(["apt-get", "install", "-y", "-q", "bubblewrap"], capture_output=True, text=True)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True)
-            done = subprocess.run(["apt-get", "install", "-y", "-q", "bubblewrap"], capture_output=True, text=True)
-        if shutil.which("bwrap") is None:
-            pytest.fail(f"could not install bubblewrap (apt-get install bubblewrap): {done.stderr[-400:]}")
-    sandbox.ensure_works()
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 
 
 def cheat(tmp_path, code, base=STUDENT):

@@ -13,6 +13,7 @@ import pytest
 
 from helpers import nbgrader_course
 
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
 REFERENCE = REPO / "notebooks" / "02_activations.ipynb"
 CHEAT = """

@@ -11,6 +11,7 @@ import yaml
 
 from helpers import assignments, parallel, render
 
+pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
 REFERENCE = REPO / "notebooks" / "02_activations.ipynb"
 STUDENT = REPO / "assignments" / "02_activations.ipynb"
