@@ -94,3 +94,13 @@ def test_bad_sweep_files_are_explained(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         parallel.read_sweep(path)
+
+
+def test_an_existing_scheduler_is_used_by_its_address(classroom):
+    from distributed import LocalCluster
+
+    paths, truth = classroom
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        reports, _ = parallel.grade_class(paths[:7], seed=5, scheduler=cluster.scheduler_address, cell_timeout=3)
+        assert len(cluster.scheduler.workers) == 1  # still running: the caller's cluster is left alone
+    assert [r["score"] for r in reports] == truth[:7]
