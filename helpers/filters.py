@@ -13,7 +13,7 @@ from helpers.modelparts import (channel_indices, find_layer, get_layer, layer_mo
 from helpers.progress import progress as progress_bar
 
 __all__ = ["conv_layer", "kernels", "plot_kernels", "closed_form_optimum", "layer_model", "channel_indices",
-           "gradient_ascent", "stretch", "high_frequency_energy"]
+           "gradient_ascent", "piecewise_optimum", "stretch", "high_frequency_energy"]
 
 
 def conv_layer(model, layer):
@@ -170,6 +170,72 @@ def gradient_ascent(model, layer, channels=None, steps=100, step_size=1.0, posit
         trajectory.append(step().numpy())
     trajectory.append(objective(images).numpy())
     return images.numpy(), np.stack(trajectory)
+
+
+def piecewise_optimum(model, layer, channels, position, rho, iterations=400, damping=0.05, seed=0):
+    """The closed-form optimum of one unit of a deeper layer, where it exists.
+
+    ReLUs and max pools make a deeper unit piecewise linear in the input: on each piece
+    (one fixed set of active ReLUs and pool winners) it is ``g . x + c`` with a constant
+    gradient ``g``, and the first-layer formula applies to that piece: ``x = rho g / ||g||``.
+    Jumping straight there usually lands on another piece (the ReLUs switch), so each
+    iteration moves only part of the way (``damping``) from a random start towards the
+    current piece's optimum and back onto the sphere ``||x|| = rho``. Where this settles
+    inside one piece, ``x`` points along its own gradient: it is the closed-form optimum of
+    that piece and a local optimum of the unit. Where it does not (the best point lies on
+    a boundary between pieces, or the iteration cycles), no such closed form exists.
+
+    Args:
+        model, layer: the model and a conv layer; the unit is its pre-activation.
+        channels: filters of ``layer``; position: ``(row, col)`` of the unit in the map.
+        rho: the L2 length of the input.
+        iterations, damping: number and size of the moves.
+        seed: seed of the random starting directions.
+
+    Returns:
+        ``(images, alignment, values)``: float32 ``(k, H, W, C)``; per filter the cosine between
+        ``x`` and the unit's gradient there (1: ``x`` is the closed form of its piece); the
+        unit's value ``(iterations + 1, k)``, row 0 at the start.
+    """
+    rho = positive_number(rho, "rho")
+    iterations = positive_int(iterations, "iterations")
+    if not 0 < float(damping) <= 1:
+        raise ValueError(f"damping is the fraction of the way moved per iteration, in (0, 1]; got {damping}")
+    name = find_layer(model, layer)
+    extractor = layer_model(model, layer, pre_activation=True)
+    out_shape = extractor.output.shape
+    if len(out_shape) != 4:
+        raise ValueError(f"layer {name} has no spatial maps (output {tuple(out_shape[1:])}); pick a conv layer")
+    channels = channel_indices(channels, out_shape[-1], f"layer {name} has filters")
+    row, col = (int(v) for v in position)
+    if not (0 <= row < out_shape[1] and 0 <= col < out_shape[2]):
+        raise ValueError(f"layer {name} has positions (0..{out_shape[1] - 1}, 0..{out_shape[2] - 1}); got {tuple(position)}")
+    selector = tf.one_hot(channels, out_shape[-1])
+
+    def value_and_gradient(x):
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = tf.reduce_sum(extractor(x, training=False)[:, row, col, :] * selector, axis=-1)
+            total = tf.reduce_sum(value)  # the images are independent: one backward pass serves all
+        return value.numpy(), tape.gradient(total, x).numpy()
+
+    def onto_sphere(v):
+        norms = np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape(-1, 1, 1, 1)
+        return (rho * v / np.maximum(norms, 1e-12)).astype(np.float32)
+
+    x = onto_sphere(np.random.default_rng(seed).normal(size=(len(channels),) + spatial_shape(model)))
+    values = []
+    for _ in range(iterations):
+        value, grad = value_and_gradient(x)
+        values.append(value)
+        x = onto_sphere((1 - damping) * x + damping * onto_sphere(grad))
+    value, grad = value_and_gradient(x)
+    values.append(value)
+    flat_x, flat_g = x.reshape(len(x), -1), grad.reshape(len(x), -1)
+    cosine = np.sum(flat_x * flat_g, axis=1) / np.maximum(
+        np.linalg.norm(flat_x, axis=1) * np.linalg.norm(flat_g, axis=1), 1e-12)
+    return x, cosine, np.stack(values)
 
 
 def stretch(images):

@@ -45,8 +45,10 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
     """
     images = np.asarray(images)
     n = len(images)
-    fig, axes = plt.subplots(len(maps) + 1, n, figsize=(size * n + 1.0, size * (len(maps) + 1) + 0.5),
-                             squeeze=False)
+    rows = len(maps) + 1
+    fig, axes = plt.subplots(rows, n, figsize=(size * n + 0.9, size * rows * 1.02 + 0.5), squeeze=False,
+                             layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
     for col in range(n):
         shown = images[col][..., 0] if images.shape[-1] == 1 else images[col]
         axes[0, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
@@ -61,7 +63,8 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0, 0].set_ylabel("input", fontsize=7)
-    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), ax=axes, fraction=0.02, pad=0.01, label="attribution")
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), ax=axes, fraction=0.04, shrink=0.5, pad=0.01,
+                 label="attribution")
     if suptitle:
         fig.suptitle(suptitle)
     return fig

@@ -131,3 +131,44 @@ def test_plot_kernels_grey_and_rgb():
     arrays = [im.get_array() for ax in fig.axes for im in ax.get_images()]
     assert len(arrays) == 32 and arrays[0].shape == (3, 3, 3)
     assert min(a.min() for a in arrays) == 0.0 and max(a.max() for a in arrays) == 1.0
+
+
+def test_piecewise_optimum_is_the_formula_on_a_first_layer():
+    model = models.build("seed000_mnist", compile=False)
+    weights, bias = filters.kernels(model, "conv1")
+    images, alignment, values = filters.piecewise_optimum(model, "conv1", [0, 5], (12, 12), rho=3.0)
+    for k, channel in enumerate([0, 5]):
+        exact = filters.closed_form_optimum(weights[channel], rho=3.0)
+        np.testing.assert_allclose(images[k, 12:15, 12:15, :], exact, atol=1e-5)
+        assert np.abs(images[k]).sum() - np.abs(images[k, 12:15, 12:15, :]).sum() < 1e-4  # nothing outside the field
+        assert values[-1, k] == pytest.approx(float((weights[channel] * exact).sum() + bias[channel]), abs=1e-4)
+    assert (alignment > 1 - 1e-6).all() and (values[-1] >= values[0]).all()
+
+
+def two_pixel_unit(kernel_1, kernel_2):
+    """A conv2 unit over a 1x2 image: ReLU(conv1) then a 1x1 conv2, weights set by hand."""
+    inputs = keras.Input((1, 2, 1))
+    hidden = keras.layers.Conv2D(len(kernel_1), (1, 2), activation="relu", use_bias=False, name="conv1")(inputs)
+    unit = keras.layers.Conv2D(1, 1, use_bias=False, name="conv2")(hidden)
+    model = keras.Model(inputs, unit)
+    model.get_layer("conv1").set_weights([np.array(kernel_1, np.float32).T.reshape(1, 2, 1, -1)])
+    model.get_layer("conv2").set_weights([np.array(kernel_2, np.float32).reshape(1, 1, -1, 1)])
+    return model
+
+
+def test_piecewise_optimum_inside_a_piece_and_on_a_kink():
+    # |a| + |b|: on the sphere the best points are (+-rho, +-rho)/sqrt(2), inside a piece: a closed form
+    absolute = two_pixel_unit([[1, 0], [-1, 0], [0, 1], [0, -1]], [1, 1, 1, 1])
+    images, alignment, values = filters.piecewise_optimum(absolute, "conv2", [0], (0, 0), rho=2.0)
+    np.testing.assert_allclose(np.abs(images[0].ravel()), [np.sqrt(2)] * 2, atol=1e-4)
+    assert alignment[0] > 1 - 1e-6 and values[-1, 0] == pytest.approx(2 * np.sqrt(2), abs=1e-4)
+    # min(a, b) = relu(a) - relu(-a) - relu(a - b): its best point a = b = rho/sqrt(2) sits on the kink a = b,
+    # where the gradient is (1, 0) or (0, 1): no piece has it as its formula (alignment 1/sqrt(2))
+    minimum = two_pixel_unit([[1, 0], [-1, 0], [1, -1]], [1, -1, -1])
+    images, alignment, values = filters.piecewise_optimum(minimum, "conv2", [0], (0, 0), rho=2.0)
+    assert values[-1, 0] == pytest.approx(np.sqrt(2), abs=0.05) and values[-1, 0] > values[0, 0]
+    assert alignment[0] == pytest.approx(1 / np.sqrt(2), abs=0.05)
+    with pytest.raises(ValueError, match="positions"):
+        filters.piecewise_optimum(minimum, "conv2", [0], (0, 1), rho=2.0)
+    with pytest.raises(ValueError, match="damping"):
+        filters.piecewise_optimum(minimum, "conv2", [0], (0, 0), rho=2.0, damping=0)

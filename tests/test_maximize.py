@@ -164,3 +164,15 @@ def test_diversity_pushes_starts_apart(mnist_model):
                                                    regularization=replace(maximize.DEFAULT, diversity=0.5))
     assert correlation(apart) < correlation(same) - 0.2
     assert (trajectory[-1] > trajectory[0]).all()
+
+
+def test_local_contrast_shows_edges_where_a_stretch_changes_nothing():
+    step = np.zeros((1, 12, 12, 1))
+    step[:, :, 6:] = 1.0  # saturated: already spans 0..1
+    np.testing.assert_allclose(maximize.enhance_contrast(step), step)
+    local = maximize.local_contrast(step)
+    assert local.min() == 0.0 and local.max() == 1.0
+    assert local[0, 5, 5, 0] == 0.0 and local[0, 5, 6, 0] == 1.0  # darkest and brightest beside the edge
+    np.testing.assert_allclose(local[0, :, 0, 0], local[0, 0, 0, 0])  # flat far from the edge, along every row
+    assert np.abs(local - step).mean() > 0.3
+    np.testing.assert_array_equal(maximize.local_contrast(np.full((2, 5, 5, 3), 0.4)), np.zeros((2, 5, 5, 3)))
