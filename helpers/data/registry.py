@@ -147,7 +147,7 @@ def fetch_remedy(name):
     """The sentence that tells a user how to get data set ``name`` onto this machine."""
     files = entry(name)["files"]
     where = download_dir(name)
-    urls = "; ".join(f"{r['url']} -> {where / r['name']}" for r in files)
+    urls = "; ".join(f"{r['url']} -> {shown(where / r['name'])}" for r in files)
     return (
         f"On a machine with internet run `python -m helpers.data.fetch {name}` "
         f"(or `make data`), or download by hand and place: {urls}"
