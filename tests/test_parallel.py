@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from helpers import assignments, parallel, render
+from helpers import assignments, parallel
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]

@@ -1,0 +1,79 @@
+"""The numbers users pass to the visualizations, checked in one place.
+
+Channel indices, class targets, step counts and sizes: each function returns the
+value in the form the code needs or raises a ``ValueError``/``TypeError`` that says
+what to pass instead (:mod:`helpers.modelparts` re-exports them).
+"""
+
+import numbers
+
+import numpy as np
+
+
+def _integers(values, what):
+    array = np.asarray(values)
+    if array.dtype.kind == "b" or array.dtype.kind not in "iuf":
+        raise TypeError(f"{what} must be whole numbers; got {values!r}")
+    if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+        raise TypeError(f"{what} must be whole numbers; got {values!r} (use int(...) if you meant to round)")
+    return array.astype(np.int64)
+
+
+def channel_indices(channels, available, what):
+    """``channels`` (default: all ``available``) as an int array, checked to lie in 0..available-1.
+
+    ``what`` starts the error message, e.g. ``"layer conv1 has filters"``.
+    """
+    if channels is None:
+        return np.arange(available, dtype=np.int64)
+    chosen = np.atleast_1d(_integers(channels, f"{what} 0..{available - 1}: the indices"))
+    if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= available:
+        raise ValueError(f"{what} 0..{available - 1}; got {np.asarray(channels).tolist()}")
+    return chosen
+
+
+def check_target(target, n_classes, n):
+    """Validate a ``target`` (None, a class index, one class per image, or a callable).
+
+    Returns:
+        ``target`` unchanged for None and callables, else an int array of ``()`` or ``(n,)``.
+    """
+    if target is None or callable(target):
+        return target
+    if isinstance(target, str):
+        raise TypeError(f"target must be a class index 0..{n_classes - 1}, a list of them, a callable or None; "
+                        f"got the string {target!r} (map class names to indices first)")
+    chosen = _integers(target, f"target (class indices 0..{n_classes - 1})")
+    if chosen.ndim > 1 or (chosen.ndim == 1 and len(chosen) != n):
+        entries = f"{len(chosen)} entries" if chosen.ndim == 1 else f"shape {chosen.shape}"
+        raise ValueError(f"target has {entries} for {n} images: give one class per image, "
+                         "a single class for all, or None for the predicted class")
+    if chosen.size and (chosen.min() < 0 or chosen.max() >= n_classes):
+        raise ValueError(f"target must lie in 0..{n_classes - 1} (the model has {n_classes} classes); "
+                         f"got {chosen.tolist()}")
+    return chosen
+
+
+def positive_int(value, name, minimum=1):
+    """``value`` as an int, checked to be a whole number >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value != int(value):
+        raise TypeError(f"{name} must be a whole number >= {minimum}; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def finite_number(value, name):
+    """``value`` as a float, checked to be a finite number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return float(value)
+
+
+def positive_number(value, name, allow_zero=False):
+    """``value`` as a float, checked to be finite and > 0 (>= 0 with ``allow_zero``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {value!r}")
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0; got {value}")
+    return float(value)
