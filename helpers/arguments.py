@@ -77,3 +77,12 @@ def positive_number(value, name, allow_zero=False):
     if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0; got {value}")
     return float(value)
+
+
+def unit_position(position, map_shape, layer):
+    """``position = (row, col)`` of a unit as two ints, checked to lie in a ``(n, h, w, c)`` map of ``layer``."""
+    row, col = (int(v) for v in position)
+    if not (0 <= row < map_shape[1] and 0 <= col < map_shape[2]):
+        raise ValueError(f"layer {layer} has positions (0..{map_shape[1] - 1}, 0..{map_shape[2] - 1}); "
+                         f"got {tuple(position)}")
+    return row, col

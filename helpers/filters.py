@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
+from helpers.arguments import unit_position
 from helpers.modelparts import (channel_indices, find_layer, get_layer, layer_model, layer_names, positive_int,
                                positive_number, spatial_shape)
 from helpers.progress import progress as progress_bar
@@ -137,10 +138,7 @@ def gradient_ascent(model, layer, channels=None, steps=100, step_size=1.0, posit
     if position is not None:
         if spatial != 2:
             raise ValueError(f"layer {name} has no spatial maps (output {tuple(out_shape[1:])}): leave position=None")
-        row, col = (int(v) for v in position)
-        if not (0 <= row < out_shape[1] and 0 <= col < out_shape[2]):
-            raise ValueError(f"layer {name} has positions (0..{out_shape[1] - 1}, 0..{out_shape[2] - 1}); "
-                             f"got {tuple(position)}")
+        row, col = unit_position(position, out_shape, name)
     rng = np.random.default_rng(seed)
     shape = (len(channels),) + spatial_shape(model)
     images = tf.Variable(0.5 + noise * (rng.random(shape, dtype=np.float32) - 0.5))
@@ -207,9 +205,7 @@ def piecewise_optimum(model, layer, channels, position, rho, iterations=400, dam
     if len(out_shape) != 4:
         raise ValueError(f"layer {name} has no spatial maps (output {tuple(out_shape[1:])}); pick a conv layer")
     channels = channel_indices(channels, out_shape[-1], f"layer {name} has filters")
-    row, col = (int(v) for v in position)
-    if not (0 <= row < out_shape[1] and 0 <= col < out_shape[2]):
-        raise ValueError(f"layer {name} has positions (0..{out_shape[1] - 1}, 0..{out_shape[2] - 1}); got {tuple(position)}")
+    row, col = unit_position(position, out_shape, name)
     selector = tf.one_hot(channels, out_shape[-1])
 
     def value_and_gradient(x):

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import regularizers as R
+from helpers.arguments import unit_position
 from helpers.modelparts import (channel_indices, find_layer, layer_model, logit_model, positive_int, positive_number,
                                spatial_shape)
 from helpers.progress import progress as progress_bar
@@ -201,9 +202,7 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
         raise ValueError(f"layer {name} has no spatial maps (output {tuple(shape[1:])}); use maximize_channels for "
                          "the units of a dense layer")
     channel = int(channel_indices([channel], shape[-1], f"layer {name} has channels")[0])
-    row, col = (int(v) for v in position)
-    if not (0 <= row < shape[1] and 0 <= col < shape[2]):
-        raise ValueError(f"layer {name} has positions (0..{shape[1] - 1}, 0..{shape[2] - 1}); got {tuple(position)}")
+    row, col = unit_position(position, shape, name)
 
     def pick(act):
         return act[:, row, col, channel]
