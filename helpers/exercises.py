@@ -209,6 +209,12 @@ def for_chapter(chapter):
     return [name for name, ex in EXERCISES.items() if ex.chapter == chapter]
 
 
+def partial_score(points, passed, total):
+    """``points`` in proportion to the checks passed, rounded to 0.01 and never above ``points``
+    (0 when there were no checks to pass)."""
+    return min(points, round(points * passed / total, 2)) if total else 0.0
+
+
 def check_inputs(name, seed=0):
     """The arguments of every check of exercise ``name``: one tuple per check.
 
@@ -246,7 +252,7 @@ def score_outputs(name, outputs, inputs):
         else:
             passed += 1
     total = len(exercise.checks)
-    score = min(exercise.points, round(exercise.points * passed / total, 2))
+    score = partial_score(exercise.points, passed, total)
     return {"exercise": name, "passed": passed, "total": total, "points": exercise.points,
             "score": score, "messages": list(dict.fromkeys(messages))}
 

@@ -18,6 +18,7 @@ run, so a submission grades in seconds.
 
 import argparse
 import pathlib
+import secrets
 import sys
 
 import nbformat
@@ -25,7 +26,7 @@ from nbformat.v4 import new_output
 
 from helpers.assignments import exercise_name
 from helpers.data.registry import REPO_ROOT
-from helpers.exercises import EXERCISES, for_chapter
+from helpers.exercises import EXERCISES, for_chapter, partial_score
 
 SCHEMA = 3
 CONFIG = '''"""nbgrader configuration written by `python -m helpers.nbgrader_course init`."""
@@ -105,7 +106,7 @@ def autograde_preprocessors():
 def _test_outputs(record, points):
     """Outputs of a test cell for one exercise record: full marks print, partial marks return the score,
     no marks raise. Nothing goes to stderr (nbgrader would read it as a failure)."""
-    score = min(points, round(points * record["passed"] / record["total"], 2)) if record["total"] else 0.0
+    score = partial_score(points, record["passed"], record["total"])
     lines = [f"{record['exercise']}: {record['passed']}/{record['total']} checks passed, {score}/{points} points"]
     lines += [f"  - {m}" for m in record["messages"]]
     outputs = [new_output("stream", name="stdout", text="\n".join(lines) + "\n")]
@@ -140,7 +141,7 @@ def _make_preprocessor():
                 name = name if name in EXERCISES else exercise_name(cell)
                 if cell.cell_type == "code" and name in EXERCISES and name not in cells:
                     cells[name] = cell.source
-            seed = grade.secrets.randbits(32)
+            seed = secrets.randbits(32)
             records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate) \
                 if cells else ({}, "")
             for cell in nb.cells:
