@@ -20,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 ## render: execute every chapter into build/ (ARGS="--only 00 --quick -p seed 1" to pass options)
 render: $(STAMP)
-	$(PY) -m helpers.render $(ARGS)
+	$(PY) -m helpers.course.render $(ARGS)
 
 ## test: unit tests, notebook structure checks and nbval over the committed notebooks
 test: $(STAMP)

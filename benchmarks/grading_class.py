@@ -5,7 +5,7 @@ honest, the rest partly right, untouched student versions, syntax errors or chea
 that exit early with a forged results file (no infinite loops: their time limit would
 dominate). Each is graded in its own bubblewrap sandbox with the same class seed:
 
-1. serially in this process (``helpers.parallel.grade_class(serial=True)``): the baseline;
+1. serially in this process (``helpers.grading.grade_class.grade_class(serial=True)``): the baseline;
 2. on a Dask ``LocalCluster`` of 2 single-threaded worker processes, timed once with the
    cluster start and once on a cluster already running (workers warmed up on 10 submissions);
 3. with nbgrader's ``autograde`` on the same submissions (its sandboxed step, one process),
@@ -24,7 +24,8 @@ import time
 
 import nbformat
 
-from helpers import assignments, nbgrader_course, parallel
+from helpers.course import cluster
+from helpers.grading import assignments, grade_class, nbgrader_course
 
 REPO = pathlib.Path(__file__).parents[1]
 N = 100
@@ -104,12 +105,12 @@ def main():
         root = pathlib.Path(tmp)
         made = make_class(root)
         paths = [p for _, _, p in made]
-        parallel.grade_class(paths[:2], seed=1, serial=True)  # imports and the sandbox probe, not timed
-        (serial, _), t_serial = timed(lambda: parallel.grade_class(paths, seed=1, serial=True))
-        (dask, _), t_dask = timed(lambda: parallel.grade_class(paths, seed=1, workers=2))
-        client = parallel.make_client(workers=2)
-        parallel.grade_class(paths[:10], seed=1, client=client)  # workers import their modules, not timed
-        (warm, _), t_warm = timed(lambda: parallel.grade_class(paths, seed=1, client=client))
+        grade_class.grade_class(paths[:2], seed=1, serial=True)  # imports and the sandbox probe, not timed
+        (serial, _), t_serial = timed(lambda: grade_class.grade_class(paths, seed=1, serial=True))
+        (dask, _), t_dask = timed(lambda: grade_class.grade_class(paths, seed=1, workers=2))
+        client = cluster.make_client(workers=2)
+        grade_class.grade_class(paths[:10], seed=1, client=client)  # workers import their modules, not timed
+        (warm, _), t_warm = timed(lambda: grade_class.grade_class(paths, seed=1, client=client))
         client.close()
         client.cluster.close()
         nb_scores, t_nbgrader = nbgrader_autograde(root, made)

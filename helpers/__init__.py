@@ -13,7 +13,14 @@ Each concept of the course lives in one module:
 - :mod:`helpers.receptive_field` -- receptive fields and top-activating patches.
 - :mod:`helpers.filters` -- kernels, the exact first-layer optimum, plain gradient ascent.
 - :mod:`helpers.progress` -- progress bars that suit notebooks.
-- :mod:`helpers.render` -- ``python -m helpers.render``: execute the course with papermill.
+- :mod:`helpers.modelparts`, :mod:`helpers.arguments` -- layer lookup, model copies, argument checks.
+- :mod:`helpers.regularizers`, :mod:`helpers.maximize`, :mod:`helpers.scoring` -- activation maximization.
+- :mod:`helpers.cams`, :mod:`helpers.attribution`, :mod:`helpers.groundtruth`, :mod:`helpers.overlays` --
+  Grad-CAM and attribution, scored against known masks, drawn over images.
+
+The tooling that renders and grades the course lives in two subpackages:
+:mod:`helpers.course` (render, report, sweeps) and :mod:`helpers.grading`
+(exercises, student versions, the sandboxed grader, nbgrader, class grading).
 
 Importing :mod:`helpers` does not import TensorFlow, so that :func:`setup` can
 silence TensorFlow's logging before TensorFlow starts.

@@ -2,7 +2,7 @@
 
 They write to stdout (Jupyter copies stderr into the output as an error-looking
 red stream), redraw at most once a second, and vanish when done. A batch render
-(``python -m helpers.render``) sets ``COURSE_PROGRESS=0``: a stored notebook would
+(``python -m helpers.course.render``) sets ``COURSE_PROGRESS=0``: a stored notebook would
 otherwise keep every half-drawn frame of every bar.
 """
 

@@ -28,7 +28,7 @@ def bubblewrap():
     import shutil
     import subprocess
 
-    from helpers import sandbox
+    from helpers.grading import sandbox
 
     command = ["apt-get", "install", "-y", "-q", "bubblewrap"]
     if shutil.which("bwrap") is None:

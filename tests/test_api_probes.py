@@ -407,7 +407,7 @@ def _tampered_cifar(tmp):
 
 
 def _render_discover(tmp):
-    from helpers.render import discover
+    from helpers.course.render import discover
 
     return discover(notebook_dir=tmp)
 

@@ -7,7 +7,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import assignments, exercises, grade
+from helpers.grading import assignments, exercises, grade
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]

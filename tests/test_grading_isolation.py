@@ -16,7 +16,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers import assignments, exercises, grade, sandbox
+from helpers.grading import assignments, exercises, grade, sandbox
 
 REPO = pathlib.Path(__file__).parents[1]
 STUDENT = REPO / "assignments" / "02_activations.ipynb"
@@ -53,11 +53,11 @@ import json
 nb = json.load(open({str(REFERENCE)!r}))
 exec(next("".join(c["source"]) for c in nb["cells"] if "# EXERCISE" in "".join(c["source"])))""",
     "replace run_checks": """
-import helpers.exercises as e
+import helpers.grading.exercises as e
 e.run_checks = lambda name, f, seed=0: {"exercise": name, "passed": 3, "total": 3, "points": 2.0,
                                         "score": 2.0, "messages": []}""",
     "replace _close": """
-import helpers.exercises as e
+import helpers.grading.exercises as e
 e._close = lambda *args: None""",
     "forge the results and exit": """
 import json, os, numpy as np

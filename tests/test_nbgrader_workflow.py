@@ -11,13 +11,13 @@ import sys
 import nbformat
 import pytest
 
-from helpers import nbgrader_course
+from helpers.grading import nbgrader_course
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
 REFERENCE = REPO / "notebooks" / "02_activations.ipynb"
 CHEAT = """
-import IPython, helpers.exercises as e
+import IPython, helpers.grading.exercises as e
 e.run_checks = lambda *a, **k: {"passed": 3, "total": 3, "score": 2.0, "messages": []}
 IPython.get_ipython().input_transformers_post.append(lambda lines: ["pass\\n"])"""
 

@@ -9,7 +9,8 @@ import nbformat
 import pytest
 import yaml
 
-from helpers import assignments, parallel
+from helpers.course import sweep
+from helpers.grading import assignments, grade_class
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
@@ -54,14 +55,14 @@ def classroom(tmp_path_factory):
 
 def test_dask_grading_equals_serial_grading(classroom, tmp_path):
     paths, truth = classroom
-    serial, seed = parallel.grade_class(paths, seed=7, serial=True, cell_timeout=3, total_timeout=30)
-    dask, same_seed = parallel.grade_class(paths, seed=7, workers=2, cell_timeout=3, total_timeout=30)
+    serial, seed = grade_class.grade_class(paths, seed=7, serial=True, cell_timeout=3, total_timeout=30)
+    dask, same_seed = grade_class.grade_class(paths, seed=7, workers=2, cell_timeout=3, total_timeout=30)
     assert seed == same_seed == 7
     assert [r["score"] for r in serial] == truth
     assert [r["score"] for r in dask] == [r["score"] for r in serial]
-    assert [r["seed"] for r in dask] == [r["seed"] for r in serial] == parallel.submission_seeds(len(paths), 7)
+    assert [r["seed"] for r in dask] == [r["seed"] for r in serial] == grade_class.submission_seeds(len(paths), 7)
     assert [r["submission"] for r in dask] == [str(p) for p in paths]
-    parallel.write_csv(dask, tmp_path / "scores.csv")
+    grade_class.write_csv(dask, tmp_path / "scores.csv")
     with open(tmp_path / "scores.csv") as f:
         assert [float(row["score"]) for row in csv.DictReader(f)] == truth
 
@@ -69,7 +70,7 @@ def test_dask_grading_equals_serial_grading(classroom, tmp_path):
 def test_class_command_writes_scores(classroom, tmp_path, capsys):
     paths, truth = classroom
     out = tmp_path / "class.csv"
-    assert parallel.main(["grade", *map(str, paths[:7]), "--serial", "--seed", "3", "--cell-timeout", "3", "--csv", str(out)]) == 0
+    assert grade_class.main([*map(str, paths[:7]), "--serial", "--seed", "3", "--cell-timeout", "3", "--csv", str(out)]) == 0
     assert "class seed 3" in capsys.readouterr().out
     assert [json.loads(p.with_suffix(".grade.json").read_text())["score"] for p in paths[:7]] == truth[:7]
 
@@ -77,7 +78,7 @@ def test_class_command_writes_scores(classroom, tmp_path, capsys):
 def test_sweep_renders_each_parameter_set_into_its_own_folder(tmp_path):
     sweep_file = tmp_path / "sweep.yaml"
     sweep_file.write_text(yaml.safe_dump({"seed1": {"seed": 1}, "seed2": {"seed": 2}}))
-    records = parallel.sweep(parallel.read_sweep(sweep_file), only=["00"], build_root=tmp_path / "sweeps", workers=2)
+    records = sweep.sweep(sweep.read_sweep(sweep_file), only=["00"], build_root=tmp_path / "sweeps", workers=2)
     assert [r["returncode"] for r in records] == [0, 0]
     for name, seed in (("seed1", 1), ("seed2", 2)):
         folder = tmp_path / "sweeps" / name
@@ -93,7 +94,7 @@ def test_bad_sweep_files_are_explained(tmp_path, text, message):
     path = tmp_path / "sweep.yaml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
-        parallel.read_sweep(path)
+        sweep.read_sweep(path)
 
 
 def test_an_existing_scheduler_is_used_by_its_address(classroom):
@@ -101,6 +102,6 @@ def test_an_existing_scheduler_is_used_by_its_address(classroom):
 
     paths, truth = classroom
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
-        reports, _ = parallel.grade_class(paths[:7], seed=5, scheduler=cluster.scheduler_address, cell_timeout=3)
+        reports, _ = grade_class.grade_class(paths[:7], seed=5, scheduler=cluster.scheduler_address, cell_timeout=3)
         assert len(cluster.scheduler.workers) == 1  # still running: the caller's cluster is left alone
     assert [r["score"] for r in reports] == truth[:7]

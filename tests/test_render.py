@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from helpers import render
+from helpers.course import render
 
 
 def make_notebook(path, body, default="1"):

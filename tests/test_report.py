@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers import report
+from helpers.course import report
 
 REPO = pathlib.Path(__file__).parents[1]
 NOTEBOOKS = REPO / "notebooks"

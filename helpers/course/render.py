@@ -1,9 +1,9 @@
-"""Render the course: ``python -m helpers.render [--only 00 02] [--quick] [-p name value]``.
+"""Render the course: ``python -m helpers.course.render [--only 00 02] [--quick] [-p name value]``.
 
 Every ``notebooks/NN_*.ipynb`` is executed with papermill (kernel ``python3``,
 working directory ``notebooks/``). Executed notebooks and HTML copies go to
 ``build/``; a summary table (chapter, status, seconds) ends the run and the
-report ``build/index.html`` is rebuilt (:mod:`helpers.report`). A failing
+report ``build/index.html`` is rebuilt (:mod:`helpers.course.report`). A failing
 chapter is reported with its error cell and does not stop the others; its
 partial output is kept as ``build/NN_*.failed.ipynb`` and never replaces a good
 result. With ``--update-references`` the committed notebooks in ``notebooks/``
@@ -26,7 +26,7 @@ import nbformat
 import yaml
 
 from helpers.data.registry import REPO_ROOT
-from helpers.report import build_report
+from helpers.course.report import build_report, to_html
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 BUILD_DIR = REPO_ROOT / "build"
@@ -88,14 +88,6 @@ def _write_atomically(path, text):
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def to_html(nb):
-    """HTML of an executed notebook, figures embedded."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    return body
 
 
 def describe_failure(err):

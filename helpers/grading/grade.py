@@ -1,12 +1,12 @@
-"""Grade a submission: ``python -m helpers.grade SUBMISSION.ipynb [--output scores.json]``.
+"""Grade a submission: ``python -m helpers.grading.grade SUBMISSION.ipynb [--output scores.json]``.
 
 The grader finds the exercise cells of the submission (their ``# EXERCISE name``
-line) and runs them in a sandbox (:mod:`helpers.sandbox`): a throwaway directory
+line) and runs them in a sandbox (:mod:`helpers.grading.sandbox`): a throwaway directory
 holding only those cells, the check inputs and a small runner, with no access to
 the course repository (no reference notebooks, no ``helpers``), no network, and a
 per-cell and a total time limit. Inside, the runner calls the student's function on
 the inputs of every check and saves what it returns; outside, in this process, the
-outputs are verified (:func:`helpers.exercises.score_outputs`). The student's code
+outputs are verified (:func:`helpers.grading.exercises.score_outputs`). The student's code
 therefore never shares a process with the checks or the expected values: replacing
 ``run_checks``, writing a results file or exiting early earns nothing. Random check
 inputs are drawn from a fresh seed per submission (recorded in the report), and
@@ -31,9 +31,9 @@ import tempfile
 import nbformat
 import numpy as np
 
-from helpers import sandbox
-from helpers.assignments import exercise_name
-from helpers.exercises import EXERCISES, MARKER, check_inputs, for_chapter, score_outputs
+from helpers.grading import sandbox
+from helpers.grading.assignments import exercise_name
+from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, for_chapter, score_outputs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
 _RUNNER = pathlib.Path(__file__).with_name("sandbox_runner.py")
@@ -153,7 +153,7 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
         cell_timeout: seconds for each exercise cell and for each call of its function.
         total_timeout: seconds for the whole submission (every process is then killed).
         seed: seed of the random check inputs (default: a fresh one, recorded in the report).
-        isolate: False runs the submission without bubblewrap (see :mod:`helpers.sandbox`).
+        isolate: False runs the submission without bubblewrap (see :mod:`helpers.grading.sandbox`).
 
     Returns:
         dict with ``submission``, ``score``, ``max_score``, ``exercises`` (one record per

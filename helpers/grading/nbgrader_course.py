@@ -1,4 +1,4 @@
-"""The instructor workflow on nbgrader: ``python -m helpers.nbgrader_course init COURSE_DIR``.
+"""The instructor workflow on nbgrader: ``python -m helpers.grading.nbgrader_course init COURSE_DIR``.
 
 ``init`` writes an nbgrader course directory: ``source/chNN/<chapter>.ipynb`` for
 every chapter with exercises (the chapter notebook with nbgrader's cell metadata:
@@ -10,7 +10,7 @@ there nbgrader's own commands apply (see the README): ``generate_assignment``,
 Autograding does not run the submission in a notebook kernel, where a student's code
 could replace the checks or rewrite the test cells: the config swaps nbgrader's
 ``Execute`` step for :class:`SandboxedExecute`, which grades the answer cells with
-:func:`helpers.grade.run_submission` (sandboxed, outputs verified outside) and writes
+:func:`helpers.grading.grade.run_submission` (sandboxed, outputs verified outside) and writes
 each test cell's outputs itself: nothing on stderr, a partial score as the cell's
 result, an error when no check passed. The chapters' figures and training are not
 run, so a submission grades in seconds.
@@ -24,13 +24,13 @@ import sys
 import nbformat
 from nbformat.v4 import new_output
 
-from helpers.assignments import exercise_name
+from helpers.grading.assignments import exercise_name
 from helpers.data.registry import REPO_ROOT
-from helpers.exercises import EXERCISES, for_chapter, partial_score
+from helpers.grading.exercises import EXERCISES, for_chapter, partial_score
 
 SCHEMA = 3
-CONFIG = '''"""nbgrader configuration written by `python -m helpers.nbgrader_course init`."""
-from helpers.nbgrader_course import autograde_preprocessors
+CONFIG = '''"""nbgrader configuration written by `python -m helpers.grading.nbgrader_course init`."""
+from helpers.grading.nbgrader_course import autograde_preprocessors
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.course_id = {course_id!r}
@@ -130,7 +130,7 @@ def _make_preprocessor():
         isolate = Bool(True, help="run submissions in bubblewrap (False: unisolated, trusted code only)").tag(config=True)
 
         def preprocess(self, nb, resources):
-            from helpers import grade, sandbox
+            from helpers.grading import grade, sandbox
 
             if self.isolate:
                 sandbox.ensure_works()

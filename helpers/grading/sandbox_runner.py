@@ -1,6 +1,6 @@
 """Inside the sandbox: run a submission's exercise cells and call its functions on the check inputs.
 
-This script is copied into the sandbox directory and run there by :mod:`helpers.grade`
+This script is copied into the sandbox directory and run there by :mod:`helpers.grading.grade`
 (``python -I runner.py``); it imports only the standard library and NumPy. It reads
 ``job.json`` (cells, function names, time limit) and ``inputs.npz``, executes the cells
 in order in one namespace, calls each exercise's function on the inputs of each of its

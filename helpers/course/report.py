@@ -1,13 +1,13 @@
 """The course as one browsable report: ``build/index.html`` plus every chapter as HTML.
 
-``python -m helpers.render`` calls :func:`build_report` after each run. The
+``python -m helpers.course.render`` calls :func:`build_report` after each run. The
 index lists every chapter with its one-line summary, status, render time and
 date, and the library versions; each chapter page (figures embedded by
 nbconvert) gets previous / index / next links. Chapters that did not render
 (``NO DATA``, ``FAILED``, never rendered) are listed with their status and no
 link, so the report never holds a broken link.
 
-``python -m helpers.report --from-notebooks`` builds the same report from the
+``python -m helpers.course.report --from-notebooks`` builds the same report from the
 committed notebooks (their stored outputs) without executing anything.
 """
 
@@ -121,14 +121,20 @@ def build_report(build_dir, notebook_dir, results):
     return path
 
 
+def to_html(nb):
+    """HTML of an executed notebook, figures embedded."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    return body
+
+
 def from_notebooks(notebook_dir, build_dir):
     """Build the report from committed notebooks: HTML of those with stored outputs, no execution.
 
     Returns:
         ``(index path, records)``; chapters without stored outputs are listed as not rendered.
     """
-    from helpers.render import to_html
-
     build_dir = pathlib.Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     records = []

@@ -2,12 +2,12 @@
 
 Each exercise is one function a student writes in a chapter notebook, in a cell
 that starts with ``# EXERCISE <name>``; the reference solution sits between
-``### BEGIN SOLUTION`` and ``### END SOLUTION`` (see :mod:`helpers.assignments`).
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` (see :mod:`helpers.grading.assignments`).
 Checks compare the student's function with hand-computed values and with the
 course's own implementation, with tolerances rather than exact floats.
 
 ``check(name, function)`` prints a student's result in the notebook;
-:mod:`helpers.grade` runs the same checks on a submission.
+:mod:`helpers.grading.grade` runs the same checks on a submission.
 """
 
 from dataclasses import dataclass, field
