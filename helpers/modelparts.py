@@ -23,6 +23,7 @@ import warnings
 import keras
 import numpy as np
 
+from helpers.graph import check_model, flatten
 from helpers.arguments import (  # noqa: F401 (re-exported: the checks every visualization uses)
     channel_indices, check_target, finite_number, positive_int, positive_number)
 
@@ -30,35 +31,18 @@ from helpers.arguments import (  # noqa: F401 (re-exported: the checks every vis
 # ----------------------------------------------------------------------------- the graph
 
 def graph_input(model):
-    """The model's symbolic input (a single tensor for single-input models).
+    """The model's symbolic input; refuses, with the fix, what the helpers cannot look into.
 
     Raises:
         TypeError: ``model`` is not a Keras model.
-        ValueError: the model has not been built (the message says how to build it).
+        ValueError: unbuilt, subclassed or multi-input models (the message says what to pass instead).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"expected a Keras model (keras.Model or keras.Sequential); got {type(model).__name__}")
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"model {model.name!r} has not been built, so it has no layer outputs yet: call it once on "
-            "a batch of images (model(images)) or give it a keras.Input, then ask again")
-    return inputs[0] if len(inputs) == 1 else inputs
+    return check_model(model)
 
 
-def layer_names(model, prefix=""):
-    """Every layer name of ``model``, nested sub-model layers as ``sub/inner``, input layers left out."""
-    names = []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        names.append(prefix + layer.name)
-        if isinstance(layer, keras.Model):
-            names.extend(layer_names(layer, prefix + layer.name + "/"))
-    return names
+def layer_names(model):
+    """Every layer path of ``model`` in call order, nested layers as ``outer/inner``, input layers left out."""
+    return list(flatten(model).paths)
 
 
 def _path_of(model, wanted, prefix=""):
@@ -78,8 +62,8 @@ def find_layer(model, layer):
     Args:
         model: a Keras model.
         layer: a layer name, an ``outer/inner`` path into a nested model, an int
-            index into ``model.layers`` (negative counts from the end), or a layer object
-            of the model.
+            index into ``model.layers`` exactly as Keras counts it (functional models list
+            their InputLayer first; negative counts from the end), or a layer object of the model.
 
     Returns:
         the layer's path, as :func:`layer_names` lists it.
@@ -92,62 +76,41 @@ def find_layer(model, layer):
     listing = f"its layers: {', '.join(valid)}"
     if isinstance(layer, keras.layers.Layer):
         path = _path_of(model, layer)
-        if path is None:
+        if path is None or path not in valid:
             raise ValueError(f"layer object {layer.name!r} is not part of model {model.name!r}; {listing}")
         return path
     if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (str, numbers.Integral)):
         raise TypeError(f"layer must be a name (str), an index (int) or a layer object; got "
                         f"{type(layer).__name__} {layer!r}. {listing}")
     if isinstance(layer, numbers.Integral):
-        real = [x for x in model.layers if not isinstance(x, keras.layers.InputLayer)]
-        if not -len(real) <= int(layer) < len(real):
-            raise ValueError(f"layer index {layer} is out of range: {model.name!r} has {len(real)} layers "
-                             f"(0..{len(real) - 1}, or negative from the end); {listing}")
-        return real[int(layer)].name
+        layers = model.layers
+        if not -len(layers) <= int(layer) < len(layers):
+            raise ValueError(f"layer index {layer} is out of range: {model.name!r}.layers has {len(layers)} entries "
+                             f"(0..{len(layers) - 1}, or negative from the end); {listing}")
+        chosen = layers[int(layer)]
+        if isinstance(chosen, keras.layers.InputLayer):
+            raise ValueError(f"model.layers[{layer}] of {model.name!r} is its InputLayer, which computes nothing; "
+                             f"pass the index of a layer after it (as in model.layers), or a name; {listing}")
+        return find_layer(model, chosen)
     if layer not in valid:
         raise ValueError(f"no layer {layer!r} in model {model.name!r}; {listing}")
     return layer
 
 
-def output_tensor(model, layer):
-    """Symbolic output of ``layer`` in ``model``'s own graph (a nested model's ``.output`` is not)."""
-    if isinstance(layer, keras.Model):
-        reachable = {id(t) for node_outputs in _node_outputs(model) for t in node_outputs}
-        for node in reversed(layer._inbound_nodes):
-            outputs = node.output_tensors
-            if outputs and all(id(t) in reachable for t in outputs):
-                return outputs[0] if len(outputs) == 1 else outputs
-    return layer.output
-
-
 def get_layer(model, layer):
-    """The layer object for a name, ``outer/inner`` path, index or object (see :func:`find_layer`)."""
-    found = model
-    for part in find_layer(model, layer).split("/"):
-        found = found.get_layer(part)
-    return found
-
-
-def _node_outputs(model):
-    for op in model.layers:
-        for node in op._inbound_nodes:
-            yield node.output_tensors
+    """The user's layer object for a name, ``outer/inner`` path, index or object (see :func:`find_layer`)."""
+    return flatten(model).layer(find_layer(model, layer))
 
 
 def layer_output(model, layer):
-    """A model from ``model``'s image input to the output of ``layer`` (name, path, index, object).
+    """A model from the image input to the output of ``layer`` (name, path, index, object).
 
-    The sub-model shares the user's layers; copy it (:func:`layer_model` does) before changing it.
+    Built on the cached flat copy (:mod:`helpers.graph`): the user's model is neither
+    called nor changed, nested layers are reachable, and asking again costs nothing.
     """
     path = find_layer(model, layer)
-    inputs = graph_input(model)
-    if "/" not in path:
-        return keras.Model(inputs, output_tensor(model, model.get_layer(path)))
-    outer, inner = path.split("/", 1)
-    sub = model.get_layer(outer)
-    feed = keras.Model(inputs, sub._inbound_nodes[-1].input_tensors[0])  # what the nested model is given
-    inner_model = layer_output(sub, inner)
-    return keras.Model(inputs, inner_model(feed.output))
+    flat = flatten(model)
+    return flat.submodel(flat.output(path), key=("output", path))
 
 
 # ----------------------------------------------------------------------------- images
@@ -157,19 +120,20 @@ def check_images(model, images, allow_empty=False):
 
     A single image gets a batch axis; grey images without a channel axis get one
     when the model takes one channel. Integer images (e.g. uint8 0..255) are passed
-    on unscaled with a warning, since the model may expect [0, 1].
+    on unscaled, with a warning unless the model's own input is an integer type
+    (``keras.Input(dtype="uint8")``): a float model may expect [0, 1].
 
     Raises:
         ValueError: wrong shape (the message states the expected one), an empty batch,
             NaN or infinite pixels.
         TypeError: values that are not numbers.
     """
-    graph_input(model)
+    source = graph_input(model)
     raw = np.asarray(images)
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"images must be a numeric array (n, H, W, C); got dtype {raw.dtype}")
     images = raw.astype(np.float32)
-    expected = tuple(model.input_shape[1:])
+    expected = tuple(source.shape[1:])
     grey = expected[-1] == 1
     if _matches(images.shape, expected):
         images = images[None]
@@ -185,7 +149,8 @@ def check_images(model, images, allow_empty=False):
     if not np.isfinite(images).all():
         raise ValueError(f"{int((~np.isfinite(images)).sum())} pixel values are NaN or infinite; "
                          "replace them (np.nan_to_num) before explaining the images")
-    if raw.dtype.kind in "iu" and images.size and images.max() > 1:
+    takes_integers = "int" in keras.backend.standardize_dtype(source.dtype)
+    if raw.dtype.kind in "iu" and images.size and images.max() > 1 and not takes_integers:
         warnings.warn(f"images are integers ({raw.dtype}, up to {images.max():.0f}) and are passed to the model "
                       "unscaled; if it was trained on [0, 1], divide them by 255 first", stacklevel=3)
     return images
@@ -197,7 +162,7 @@ def _matches(shape, expected):
 
 def spatial_shape(model, images=None):
     """``(H, W, C)`` of the model's input; ``None`` dimensions are an error unless ``images`` fill them."""
-    shape = tuple(model.input_shape[1:])
+    shape = tuple(graph_input(model).shape[1:])
     if None in shape:
         if images is not None:
             return tuple(np.asarray(images).shape[1:])
@@ -208,27 +173,15 @@ def spatial_shape(model, images=None):
 
 # ----------------------------------------------------------------------------- copies
 
-def model_copy(model):
-    """A copy of ``model`` with the same weights and new layer objects: safe to modify."""
-    graph_input(model)
-    try:
-        copy = keras.models.clone_model(model)
-    except Exception as err:  # subclassed models cannot be cloned; say so instead of modifying the original
-        raise ValueError(f"model {model.name!r} ({type(model).__name__}) cannot be copied with "
-                         f"keras.models.clone_model ({err}); rebuild it as a functional or Sequential model") from err
-    copy.set_weights(model.get_weights())
-    return copy
 
-
-def _is_softmax(layer):
+def _activation_name(layer):
     if isinstance(layer, keras.layers.Softmax):
-        return True
-    activation = getattr(layer, "activation", None)
-    return activation is keras.activations.softmax or getattr(activation, "__name__", "") == "softmax"
+        return "softmax"
+    return getattr(getattr(layer, "activation", None), "__name__", "")
 
 
 def layer_model(model, layer, pre_activation=False):
-    """A copy of the model from its image input to ``layer`` (name, path, index or object).
+    """A model from the image input to ``layer`` (name, path, index or object), on copied layers.
 
     Args:
         pre_activation: give ``layer`` a linear activation (on the copy), so a ReLU that
@@ -236,15 +189,11 @@ def layer_model(model, layer, pre_activation=False):
             are taken as they are.
 
     Returns:
-        a new keras.Model built on copied layers; the user's model is never touched.
+        a keras.Model built on the flat copy (:mod:`helpers.graph`); the user's model is never touched.
     """
     path = find_layer(model, layer)
-    copy = model_copy(model)
-    if pre_activation:
-        target = get_layer(copy, path)
-        if getattr(target, "activation", None) is not None:
-            target.activation = keras.activations.linear
-    return layer_output(copy, path)
+    flat = flatten(model, linear={path} if pre_activation else frozenset())
+    return flat.submodel(flat.output(path), key=("output", path))
 
 
 def output_names(model):
@@ -252,42 +201,89 @@ def output_names(model):
     names = getattr(model, "output_names", None)
     if names:
         return list(names)
-    return [t._keras_history.operation.name for t in model.outputs]
+    try:
+        return [t._keras_history.operation.name for t in model.outputs]
+    except AttributeError:  # a Sequential wrapping a built model has no outputs of its own
+        flat = flatten(model)
+        return [flat.path_of(t) for t in flat.outputs]
 
 
-def logit_model(model, head=None):
-    """A copy of the model that outputs pre-softmax scores (of the chosen head).
-
-    A trailing ``Softmax()`` layer or ``Activation("softmax")`` is dropped, a softmax
-    activation of the output layer is made linear; other outputs are kept as they are.
-
-    Args:
-        head: for a multi-output model, the output's name (or index); the message lists them.
-
-    Returns:
-        ``(scores_model, output_layer_path)``.
-    """
-    graph_input(model)
+def head_index(model, head):
+    """Index of output ``head`` (name or index) of ``model``; the message lists the outputs."""
+    check_model(model)
     names = output_names(model)
     if len(names) > 1:
         if isinstance(head, numbers.Integral) and not isinstance(head, bool) and -len(names) <= head < len(names):
-            head = names[head]
+            return int(head) % len(names)
         if head not in names:
             raise ValueError(f"model {model.name!r} has {len(names)} outputs; choose head= one of "
                              f"{', '.join(names)} (or its index)")
-        index = names.index(head)
-    elif head is not None and head not in names and head != 0:
+        return names.index(head)
+    if head is not None and head not in names and head != 0:
         raise ValueError(f"model {model.name!r} has one output ({names[0]}); leave head=None")
+    return 0
+
+
+def head_scores(model, head=None, relu_backward=None):
+    """The flat copy and the pre-softmax score tensor of one head, wherever its softmax sits.
+
+    A ``Softmax()`` layer or ``Activation("softmax")`` is skipped, a softmax activation
+    is made linear on the copy; nested classifiers are seen through. A sigmoid head of
+    one unit becomes the two scores ``(-z/2, z/2)`` whose softmax is ``(1 - p, p)``: target 0
+    is evidence for the negative class, 1 for the positive one. Several sigmoid units
+    (multi-label) give their logits.
+
+    Returns:
+        ``(flat graph, score tensor, path of the output layer, kind)`` with kind
+        ``"softmax"``, ``"binary"``, ``"sigmoid"`` or ``"linear"``.
+    """
+    index = head_index(model, head)
+    flat = flatten(model, relu_backward=relu_backward)
+    output = flat.outputs[index]
+    path = flat.path_of(output)
+    layer = flat.layer(path)
+    kind = _activation_name(layer)
+    if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) and kind in ("softmax", "sigmoid"):
+        operation, node, _ = output._keras_history
+        output = operation._inbound_nodes[node].input_tensors[0]
+        path = flat.path_of(output) or path
+    elif kind in ("softmax", "sigmoid"):
+        flat = flatten(model, linear={path}, relu_backward=relu_backward)
+        output = flat.outputs[index]
     else:
-        index = 0
-    copy = model_copy(model)
-    output = copy.outputs[index]
-    operation = output._keras_history.operation
-    path = _path_of(copy, operation) or operation.name
-    if isinstance(operation, keras.layers.Softmax) or (
-            isinstance(operation, keras.layers.Activation) and _is_softmax(operation)):
-        output = operation._inbound_nodes[-1].input_tensors[0]
-        path = output._keras_history.operation.name
-    elif _is_softmax(operation):
-        operation.activation = keras.activations.linear
-    return keras.Model(graph_input(copy), output), path
+        kind = "linear"
+    if kind == "sigmoid" and output.shape[-1] == 1:
+        kind = "binary"
+    if len(output.shape) != 2:
+        raise ValueError(f"head {index} of {model.name!r} outputs {tuple(output.shape)}; the helpers explain "
+                         "class scores (n, classes): pass a classifier, or choose another head=")
+    return flat, output, path, kind
+
+
+def logit_model(model, head=None, relu_backward=None):
+    """A model on copied layers that outputs the pre-softmax scores of one head (see :func:`head_scores`).
+
+    Returns:
+        ``(scores_model, output_layer_path)``; ``scores_model.head_kind`` says what the scores are.
+        The model is cached with the flat copy: do not change its layers.
+    """
+    flat, output, path, kind = head_scores(model, head, relu_backward)
+    key = ("scores", id(output))
+    scores = flat._submodels.get(key)
+    if scores is None:
+        tensor = keras.ops.concatenate([-0.5 * output, 0.5 * output], axis=-1) if kind == "binary" else output
+        scores = flat.submodel(tensor, key=key)
+        scores.head_kind = kind
+    return scores, path
+
+
+def model_copy(model):
+    """A copy of ``model`` with the same weights and new layer objects: safe to modify."""
+    check_model(model)
+    try:
+        copy = keras.models.clone_model(model)
+    except Exception as err:  # a layer that cannot be cloned; say so instead of modifying the original
+        raise ValueError(f"model {model.name!r} ({type(model).__name__}) cannot be copied with "
+                         f"keras.models.clone_model ({err}); rebuild it as a functional or Sequential model") from err
+    copy.set_weights(model.get_weights())
+    return copy

@@ -11,47 +11,72 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from helpers.modelparts import (check_target, find_layer, get_layer, graph_input, layer_output, logit_model,
-                               positive_int)
+from helpers.graph import flat_of
+from helpers.modelparts import check_target, find_layer, logit_model, positive_int
 
 
-def score_model(model, head=None, extra_layer=None):
-    """Copy of the model giving pre-softmax outputs (and optionally one inner layer's output).
+def score_model(model, head=None, extra_layer=None, relu_backward=None):
+    """Model on copied layers giving pre-softmax scores (and optionally one inner layer's output first).
 
-    ``extra_layer`` is a name, ``outer/inner`` path, index or layer object of ``model``.
+    ``extra_layer`` is a name, ``outer/inner`` path, index or layer object of ``model``;
+    with it the model returns ``[layer output, scores]``. The result is cached with the
+    model's flat copy (:mod:`helpers.graph`), so asking again returns the same object and
+    the compiled functions built on it are reused. ``relu_backward``: see :func:`helpers.graph.flatten`.
     """
     path = None if extra_layer is None else find_layer(model, extra_layer)
-    logits, _ = logit_model(model, head)
+    scores, _ = logit_model(model, head, relu_backward=relu_backward)
     if path is None:
-        return logits
-    if "/" in path:  # inside a nested model: its tensors are not in the outer graph, so record them
-        return _RecordingScorer(logits, path)
-    return keras.Model(graph_input(logits), [layer_output(logits, path).output, logits.output])
+        return scores
+    flat = flat_of(scores)
+    key = ("scored", path, id(scores))
+    found = flat._submodels.get(key)
+    if found is None:
+        found = flat.submodel([flat.output(path), scores.outputs[0]], key=key)
+        found.head_kind = scores.head_kind
+    return found
 
 
-class _RecordingScorer:
-    """``(inner layer output, scores)`` of a score model whose layer sits inside a nested model.
+def compiled(scorer, name, build):
+    """A compiled function cached per score model and ``name``: ``build()`` runs once.
 
-    The layer of the (copied) model records its output on every call, so gradients
-    with respect to it can be taken under a ``tf.GradientTape``.
+    The functions live with the flat copy the score model was cut from, which the
+    cache holds weakly on the user's model: a deleted model (and its copy) is freed.
     """
+    functions = flat_of(scorer).compiled.setdefault(id(scorer), {})
+    if name not in functions:
+        functions[name] = build()
+    return functions[name]
 
-    def __init__(self, logits, path):
-        self.model, self.outputs, self._seen = logits, logits.outputs, []
-        layer = get_layer(logits, path)
-        original = layer.call
 
-        def recording_call(*args, **kwargs):
-            result = original(*args, **kwargs)
-            self._seen.append(result)
-            return result
+def target_scores(scorer):
+    """Compiled ``(x, classes) -> scores (n,)``: ``classes`` one index per image, -1 for the predicted class."""
+    def build():
+        @tf.function(reduce_retracing=True)
+        def run(x, classes):
+            return choose(scorer(x, training=False), classes)
+        return run
+    return compiled(scorer, "target_scores", build)
 
-        layer.call = recording_call  # the copy's layer only
 
-    def __call__(self, x, training=False):
-        self._seen.clear()
-        outputs = self.model(x, training=training)
-        return self._seen[-1], outputs
+def choose(outputs, classes):
+    """``outputs[i, classes[i]]`` with -1 meaning the predicted class (graph-friendly)."""
+    outputs = tf.cast(outputs, tf.float32)
+    chosen = tf.where(classes < 0, tf.argmax(outputs, axis=-1, output_type=tf.int32), classes)
+    return tf.gather(outputs, chosen, axis=1, batch_dims=1)
+
+
+def class_vector(target, n):
+    """A per-image int32 class vector from a checked, non-callable ``target`` (-1 = predicted class)."""
+    if target is None:
+        return np.full(n, -1, np.int32)
+    return np.broadcast_to(np.asarray(target), (n,)).astype(np.int32)
+
+
+def probabilities(scorer, scores):
+    """Class probabilities from pre-softmax ``scores``: softmax, or the sigmoid of multi-label heads."""
+    if getattr(scorer, "head_kind", "softmax") == "sigmoid":
+        return keras.ops.convert_to_numpy(keras.ops.sigmoid(scores))
+    return keras.ops.convert_to_numpy(keras.ops.softmax(scores))
 
 
 def n_classes(scorer):

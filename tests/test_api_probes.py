@@ -152,7 +152,7 @@ for method in METHODS:
 for method in ("grad_cam", "grad_cam_plus_plus", "score_cam"):
     probe(f"{method}-dense-layer", lambda m=method: call(m, "functional", layer="out"),
           raises(ValueError, "spatial maps.*e.g. 'c2'"))
-    probe(f"{method}-layer-index", lambda m=method: call(m, "functional", layer=2, target=1),
+    probe(f"{method}-layer-index", lambda m=method: call(m, "functional", layer=3, target=1),
           equals_reference(method, target=1))
     probe(f"{method}-layer-object", lambda m=method: call(m, "functional", layer=MODELS["functional"].get_layer("c2"),
                                                           target=1), equals_reference(method, target=1))
@@ -273,7 +273,7 @@ probe("maximize-free-size-with-start",
       lambda: maximize.maximize_channels(MODELS["free_size"], "c1", [0], start=np.full((1, 12, 12, 1), 0.5, np.float32),
                                          **MAX)[0],
       ("value", lambda images: images.shape == (1, 12, 12, 1)))
-probe("maximize-layer-index", lambda: maximize.maximize_channels(MODELS["functional"], 0, [1], **MAX)[1],
+probe("maximize-layer-index", lambda: maximize.maximize_channels(MODELS["functional"], 1, [1], **MAX)[1],
       ("value", lambda t: np.allclose(t, maximize.maximize_channels(MODELS["functional"], "c1", [1], **MAX)[1])))
 probe("maximize-nested-path", lambda: maximize.maximize_channels(MODELS["nested"], "features/c2", [1], **MAX)[1],
       ("value", lambda t: np.allclose(t, maximize.maximize_channels(MODELS["functional"], "c2", [1], **MAX)[1])))
@@ -310,7 +310,7 @@ probe("activations-layer-object", lambda: layer_activations(MODELS["functional"]
       ("value", lambda d: list(d) == ["c1"]))
 probe("activations-foreign-layer-object", lambda: layer_activations(MODELS["functional"], X, L.Dense(2)),
       raises(ValueError, "not part of model"))
-probe("receptive-field-index", lambda: receptive_field.receptive_field(MODELS["functional"], 2),
+probe("receptive-field-index", lambda: receptive_field.receptive_field(MODELS["functional"], 3),
       ("value", lambda f: f.size == 8))
 probe("top-patches-channel-99", lambda: receptive_field.top_patches(MODELS["functional"], X, "c1", 99),
       raises(ValueError, r"channels 0\.\.3"))

@@ -1,0 +1,229 @@
+"""A flat copy of a model's graph: every layer call, nested models inlined, on copied layers.
+
+Every visualization needs the model's graph: the output of an inner layer, the
+scores before a softmax that may sit inside a nested classifier, the kernel and
+stride of every layer between the input and a unit. Asking the user's model for
+these directly adds nodes to its layers each time (Keras records every symbolic
+call) and cannot see through nested models. :func:`flatten` instead re-runs the
+model's graph once on **copies** of its layers: nested models (Sequential or
+functional, at any depth) are inlined, a layer used twice stays one shared copy
+with both calls recorded, and the user's model is never called, changed or
+extended. The copy is cached per model (weakly: it never keeps a deleted model
+alive) and its weights are refreshed from the user's model each time it is asked
+for, so a model trained further is explained with its new weights.
+
+- :func:`flatten` -- the :class:`FlatGraph` of a model (cached).
+- :class:`FlatGraph` -- ``paths`` in call order, ``calls[path]`` (one output per call),
+  ``layer(path)`` (the user's layer), ``path_of(tensor)``, ``submodel(outputs)``.
+"""
+
+import weakref
+
+import keras
+from keras import tree
+
+_CACHE = weakref.WeakKeyDictionary()  # model -> {variant: FlatGraph}
+
+
+class UnsupportedModel(ValueError):
+    """The model has no graph of layers the helpers can follow; the message says what to pass."""
+
+
+def _is_graph(model):
+    return isinstance(model, keras.Sequential) or (
+        hasattr(model, "_run_through_graph") and hasattr(model, "_nodes_by_depth"))
+
+
+def check_model(model):
+    """Refuse what has no single-image-input layer graph, naming what to pass instead."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"expected a Keras model (keras.Model or keras.Sequential); got {type(model).__name__}")
+    if not _is_graph(model):
+        raise UnsupportedModel(
+            f"model {model.name!r} is a subclassed model ({type(model).__name__}): its layers are called from "
+            "Python code, so there is no graph of layer outputs to look into. Rebuild it with the functional "
+            "API (inputs = keras.Input(shape=...); x = layer(inputs); ...; keras.Model(inputs, outputs)) and "
+            "copy the weights over (new.set_weights(model.get_weights())), then pass the functional model")
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if not inputs and isinstance(model, keras.Sequential):
+        first = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)][:1]
+        if first and isinstance(first[0], keras.Model) and _is_graph(first[0]):
+            inputs = [check_model(first[0])]  # Sequential([classifier]): the classifier's input is the input
+    if not inputs:
+        raise UnsupportedModel(
+            f"model {model.name!r} has not been built, so it has no layer outputs yet: give it a keras.Input "
+            "as its first layer (or call model.build((None, H, W, C))), then ask again")
+    if len(inputs) != 1:
+        names = ", ".join(str(t.name) for t in inputs)
+        raise UnsupportedModel(
+            f"model {model.name!r} takes {len(inputs)} inputs ({names}); the helpers explain models with one "
+            "image input. Wrap it with the other inputs held fixed, e.g. image = keras.Input(shape=...); "
+            "keras.Model(image, model([image, keras.ops.convert_to_tensor(other)])), and pass that")
+    return inputs[0]
+
+
+class FlatGraph:
+    """The flattened copy of one model (see the module docstring).
+
+    Args:
+        model: a built single-input functional or Sequential model.
+        linear: paths whose copied layer gets a linear activation (pre-activation views).
+        relu_backward: ``None``, or a function ``relu(x)`` that replaces every ReLU of the copy
+            (ReLU layers, ``Activation("relu")`` and ``activation="relu"``).
+    """
+
+    def __init__(self, model, linear=frozenset(), relu_backward=None):
+        source = check_model(model)
+        self.name = model.name
+        self.input_dtype = keras.backend.standardize_dtype(source.dtype)
+        dtype = self.input_dtype if "float" in self.input_dtype else "float32"  # integer images: gradients need floats
+        self.input = keras.Input(batch_shape=source.shape, dtype=dtype, name=f"{model.name}__flat_input")
+        self.paths, self.calls, self._layers = [], {}, {}
+        self._clones, self._pairs, self._path_by_clone = {}, [], {}
+        self._linear, self._relu = frozenset(linear), relu_backward
+        outputs = self._run(model, self.input, "")
+        self.outputs = tree.flatten(outputs)
+        self._tensor_paths = {}
+        for path in self.paths:
+            for tensor in self.calls[path]:
+                self._tensor_paths.setdefault(id(tensor), path)  # the innermost layer that made it wins
+        self._submodels, self.compiled = {}, {}
+        self.refresh(model)
+
+    # ------------------------------------------------------------------ building
+    def _run(self, model, inputs, prefix):
+        if isinstance(model, keras.Sequential):
+            x = inputs
+            for layer in model.layers:
+                if not isinstance(layer, keras.layers.InputLayer):
+                    x = self._call(layer, prefix, (x,), {})
+            return x
+        if not _is_graph(model):
+            check_model(model)  # raises with the fix
+        return model._run_through_graph(inputs, operation_fn=lambda op: (
+            lambda *args, **kwargs: self._call(op, prefix, args, kwargs)))
+
+    def _call(self, op, prefix, args, kwargs):
+        path = prefix + op.name
+        if isinstance(op, keras.Model):
+            check_model(op)
+            out = self._run(op, args[0], path + "/")
+        else:
+            out = self._clone(op, path)(*args, **kwargs)
+            for tensor in tree.flatten(out):
+                self._path_by_clone[id(tensor._keras_history.operation)] = path
+        if path not in self.calls:
+            self.paths.append(path)
+            self._layers[path] = op
+        self.calls.setdefault(path, []).append(out)
+        return out
+
+    def _clone(self, op, path):
+        if id(op) in self._clones:
+            return self._clones[id(op)]
+        try:
+            config = op.get_config()
+            if isinstance(config, dict) and "name" in config:
+                config["name"] = path.replace("/", "__")  # unique in the flat graph, whatever the nesting
+            clone = op.__class__.from_config(config)
+        except Exception as err:  # a custom layer without get_config: say which one and how to fix it
+            raise UnsupportedModel(
+                f"layer {path!r} ({type(op).__name__}) cannot be copied ({type(err).__name__}: {err}); give it "
+                "a get_config() that returns its constructor arguments (Keras' custom-layer guide)") from err
+        if path in self._linear and getattr(clone, "activation", None) is not None:
+            clone.activation = keras.activations.linear
+        if self._relu is not None:
+            _swap_relu(clone, self._relu)
+        self._clones[id(op)] = clone
+        if isinstance(op, keras.layers.Layer):
+            self._pairs.append((op, clone))
+        return clone
+
+    def refresh(self, model):
+        """Copy the user's current weights into the copied layers (values only: compiled functions stay valid)."""
+        for original, clone in self._pairs:
+            mine, theirs = clone.weights, original.weights
+            if len(mine) != len(theirs):
+                raise UnsupportedModel(f"layer {original.name!r} of {model.name!r} did not copy with its "
+                                       f"{len(theirs)} weights (the copy has {len(mine)})")
+            for target, value in zip(mine, theirs):
+                target.assign(value)
+        return self
+
+    # ------------------------------------------------------------------ reading
+    def layer(self, path):
+        """The user's layer (or nested model) at ``path``."""
+        return self._layers[path]
+
+    def output(self, path):
+        """The output of ``path``'s only call; a layer called more than once is refused with the reason."""
+        calls = self.calls[path]
+        if len(calls) > 1:
+            raise ValueError(f"layer {path!r} of {self.name!r} is called {len(calls)} times (a shared layer), so "
+                             "'its output' is ambiguous; pass a layer that is called once (for example the layer "
+                             "right after the call you mean)")
+        return calls[0]
+
+    def path_of(self, tensor):
+        """Path of the layer of this graph that produced ``tensor`` (``None`` for the input)."""
+        found = self._tensor_paths.get(id(tensor))
+        return found or self._path_by_clone.get(id(tensor._keras_history.operation))
+
+    def clone(self, path):
+        """The copied layer at ``path`` (for reading its configuration)."""
+        return self._clones.get(id(self._layers[path]))
+
+    def submodel(self, outputs, key=None):
+        """A keras.Model from the flat input to ``outputs`` (tensors of this graph), cast to float32, cached by key."""
+        if key is not None and key in self._submodels:
+            return self._submodels[key]
+        cast = tree.map_structure(lambda t: t if t.dtype == "float32" else keras.ops.cast(t, "float32"), outputs)
+        model = keras.Model(self.input, cast)
+        if key is not None:
+            self._submodels[key] = model
+        model._flat_graph = weakref.ref(self)  # weak: the cache above owns the graph, the graph its sub-models
+        return model
+
+
+def _swap_relu(layer, relu):
+    if isinstance(layer, keras.layers.ReLU):
+        if layer.max_value is not None or layer.negative_slope or layer.threshold:
+            raise UnsupportedModel(f"layer {layer.name!r} is a ReLU with max_value/negative_slope/threshold; the "
+                                   "guided and deconvnet rules are defined for the plain ReLU max(x, 0) only")
+        layer.call = lambda inputs, *a, **k: relu(inputs)
+    elif getattr(layer, "activation", None) is not None:
+        name = getattr(layer.activation, "__name__", "")
+        if name == "relu":
+            layer.activation = relu
+        elif name in ("relu6", "leaky_relu", "elu", "gelu", "selu", "silu", "swish", "softplus"):
+            raise UnsupportedModel(f"layer {layer.name!r} uses activation {name!r}; the guided and deconvnet rules "
+                                   "are defined for the plain ReLU only: use saliency, integrated_gradients or "
+                                   "grad_cam for this model")
+    if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU)):
+        raise UnsupportedModel(f"layer {layer.name!r} is a {type(layer).__name__}; the guided and deconvnet rules "
+                               "are defined for the plain ReLU only: use saliency or integrated_gradients instead")
+
+
+def flatten(model, linear=frozenset(), relu_backward=None):
+    """The cached :class:`FlatGraph` of ``model``, its weights refreshed from the model.
+
+    Args:
+        model: a built single-input functional or Sequential Keras model (nested models inside are fine).
+        linear: paths whose copied layer gets a linear activation.
+        relu_backward: see :class:`FlatGraph`.
+    """
+    check_model(model)
+    variants = _CACHE.setdefault(model, {})
+    key = (frozenset(linear), relu_backward)
+    if key not in variants:
+        variants[key] = FlatGraph(model, linear, relu_backward)
+        return variants[key]
+    return variants[key].refresh(model)
+
+
+def flat_of(submodel):
+    """The :class:`FlatGraph` a sub-model (from :meth:`FlatGraph.submodel`) was cut from."""
+    return submodel._flat_graph()
