@@ -4,24 +4,24 @@ Every method has the same call shape, ``method(model, images, target=None, ...)`
 and returns maps ``(n, H, W)`` at input resolution, scaled to [0, 1] per image.
 ``target`` is a class index, a list with one class per image, or a callable
 ``score(outputs) -> (n,)`` (a head of a multi-output model, a regression output);
-``None`` explains the predicted class. Scores are taken before the softmax (it is
-swapped for a linear activation on a copy); the user's model is never modified.
+``None`` explains the predicted class. Scores are taken before the softmax, wherever
+it sits (a nested classifier included: see :mod:`helpers.graph`); a one-unit sigmoid
+head is a binary classifier whose target 0 is the negative class and 1 the positive
+one. The user's model is never called symbolically, modified or extended.
 An image whose map is zero everywhere gets a warning and zeros, never NaN.
 
 Gradient methods live here; the class activation maps (Grad-CAM, Grad-CAM++,
 Score-CAM) in :mod:`helpers.cams`, re-exported.
 """
 
-import warnings
-
-import keras
 import numpy as np
 import tensorflow as tf
 
 from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
-from helpers.modelparts import (channel_indices, check_images, find_layer, get_layer, layer_model, layer_names,
-                                finite_number, positive_int, positive_number)
-from helpers.scoring import batches, checked_target, normalize_maps, pick_scores, score_model, targets_for
+from helpers.modelparts import (channel_indices, check_images, find_layer, finite_number, layer_model, positive_int,
+                                positive_number)
+from helpers.scoring import (batches, checked_target, class_vector, normalize_maps, pick_scores, score_model,
+                             target_scores, targets_for)
 
 
 def _gradients(scorer, images, target, batch_size):
@@ -141,6 +141,8 @@ def occlusion(model, images, target=None, head=None, patch=4, stride=2, fill=0.0
     """Occlusion (Zeiler and Fergus 2014): how much the score drops when a patch is covered.
 
     Each map pixel is the mean drop over all patches that cover it; rises are clipped to 0.
+    The covered copies of all images and patch positions stream through one compiled
+    call per ``batch_size`` of them (not one ``predict`` per position).
     """
     images = check_images(model, images)
     n, h, w, _ = images.shape
@@ -153,17 +155,33 @@ def occlusion(model, images, target=None, head=None, patch=4, stride=2, fill=0.0
     target = checked_target(scorer, target, n)
     fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
     base = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), n))
-    drop = np.zeros((n, h, w))
-    count = np.zeros((h, w))
     corners = [(r, c) for r in range(0, h - patch + 1, stride) for c in range(0, w - patch + 1, stride)]
-    for r, c in corners:
-        covered = images.copy()
-        covered[:, r:r + patch, c:c + patch, :] = fill
-        score = np.asarray(pick_scores(scorer.predict(covered, batch_size=batch_size, verbose=0),
-                                   targets_for(fixed, slice(None)), n))
-        drop[:, r:r + patch, c:c + patch] += (base - score)[:, None, None]
+    scores = np.empty(n * len(corners), np.float64)  # pair k: image k // positions, corner k % positions
+    if callable(fixed):
+        for i in range(n):  # a user's callable sees whole batches of one image's covered copies
+            covered = _covered(images, np.full(len(corners), i), corners, range(len(corners)), patch, fill)
+            scores[i * len(corners):(i + 1) * len(corners)] = np.asarray(fixed(scorer(covered, training=False)))
+    else:
+        run, classes = target_scores(scorer), class_vector(fixed, n)
+        for start in range(0, len(scores), batch_size):
+            pairs = np.arange(start, min(start + batch_size, len(scores)))
+            covered = _covered(images, pairs // len(corners), corners, pairs % len(corners), patch, fill)
+            scores[pairs] = run(tf.constant(covered), tf.constant(classes[pairs // len(corners)])).numpy()
+    drops = base[:, None] - scores.reshape(n, len(corners))
+    drop, count = np.zeros((n, h, w)), np.zeros((h, w))
+    for k, (r, c) in enumerate(corners):
+        drop[:, r:r + patch, c:c + patch] += drops[:, k, None, None]
         count[r:r + patch, c:c + patch] += 1
     return normalize_maps(drop / np.maximum(count, 1), "occlusion")
+
+
+def _covered(images, which, corners, positions, patch, fill):
+    """Copies of ``images[which[j]]`` with the patch at ``corners[positions[j]]`` set to ``fill``."""
+    covered = images[np.asarray(which)].copy()
+    for j, k in enumerate(positions):
+        r, c = corners[k]
+        covered[j, r:r + patch, c:c + patch, :] = fill
+    return covered
 
 
 @tf.custom_gradient
@@ -182,33 +200,21 @@ def _deconv_relu(x):
     return tf.nn.relu(x), grad
 
 
-def _with_relu_backward(model, head, relu):
-    """A pre-softmax copy of ``model`` whose ReLU activations use a modified backward rule."""
-    scorer = score_model(model, head)  # a copy: its layers may be changed
-    plain = []
-    for name in layer_names(scorer):
-        layer = get_layer(scorer, name)
-        if getattr(layer, "activation", None) is keras.activations.relu:
-            layer.activation = relu
-        elif isinstance(layer, keras.layers.ReLU):
-            plain.append(name)
-    if plain:
-        warnings.warn(f"ReLU layers {', '.join(plain)} keep their ordinary gradient; only activation='relu' "
-                      "arguments (Conv2D, Dense, Activation) get the modified backward rule", stacklevel=4)
-    return scorer
-
-
 def _modified_backprop(model, images, target, head, batch_size, relu, method):
+    """Input gradients through a copy of ``model`` whose every ReLU (``activation="relu"``, ``ReLU()``
+    layers, ``Activation("relu")``) uses the backward rule ``relu``; other rectifiers are refused."""
     images = check_images(model, images)
-    scorer = _with_relu_backward(model, head, relu)
+    scorer = score_model(model, head, relu_backward=relu)
     grads = _gradients(scorer, images, checked_target(scorer, target, len(images)), batch_size)
     return normalize_maps(np.abs(grads).max(axis=-1), method)
 
 
 def guided_backprop(model, images, target=None, head=None, batch_size=64):
     """Guided backpropagation (Springenberg et al. 2015): at every ReLU only positive gradients
-    flowing into units that were active pass back. Layers with ``activation="relu"`` are changed
-    on a copy; max pooling routes the gradient to the maximum as usual."""
+    flowing into units that were active pass back. Every ReLU is changed on a copy (activation
+    arguments, ``ReLU()`` and ``Activation("relu")`` layers); a model with other rectifiers (relu6,
+    LeakyReLU, ELU, ...) is refused, since the rule is defined for the plain ReLU only. Max pooling
+    routes the gradient to the maximum as usual."""
     return _modified_backprop(model, images, target, head, batch_size, _guided_relu, "guided_backprop")
 
 
