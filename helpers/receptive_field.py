@@ -7,30 +7,53 @@ import keras
 import numpy as np
 
 from helpers.activations import layer_activations
+from helpers.graph import flatten
 from helpers.modelparts import channel_indices, find_layer, positive_int
 
-_SHAPE_KEEPING = (keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU,
-                  keras.layers.Dropout, keras.layers.Normalization, keras.layers.Rescaling,
-                  keras.layers.InputLayer)
+#: Layers that keep every pixel where it is (at inference): they pass the field through unchanged.
+SHAPE_KEEPING = tuple(getattr(keras.layers, name) for name in (
+    "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization", "Activation", "ReLU",
+    "LeakyReLU", "PReLU", "ELU", "Softmax", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+    "AlphaDropout", "ActivityRegularization", "Normalization", "Rescaling", "Identity", "RandomFlip",
+    "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop")
+    if hasattr(keras.layers, name))
+_CONVS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)
+_POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """Geometry of a layer's units in input pixels.
+    """Geometry of a layer's units in input pixels, per axis.
 
-    Unit ``i`` (along one axis) sees input pixels ``offset + i * jump`` to
+    Unit ``i`` along the rows sees input rows ``offset + i * jump`` to
     ``offset + i * jump + size - 1``; ``offset`` is negative when padding puts part
-    of the field outside the image.
+    of the field outside the image. ``col_size``, ``col_jump`` and ``col_offset`` say
+    the same along the columns (equal to the row values for square geometry).
     """
 
     size: int
     jump: int
     offset: int
+    col_size: int = None
+    col_jump: int = None
+    col_offset: int = None
 
-    def span(self, index):
-        """First and last input pixel (inclusive) seen by unit ``index``."""
-        start = self.offset + index * self.jump
-        return start, start + self.size - 1
+    def __post_init__(self):
+        for name in ("size", "jump", "offset"):
+            if getattr(self, "col_" + name) is None:
+                object.__setattr__(self, "col_" + name, getattr(self, name))
+
+    @property
+    def shape(self):
+        """``(rows, cols)`` of the field in input pixels."""
+        return self.size, self.col_size
+
+    def span(self, index, axis=0):
+        """First and last input pixel (inclusive) seen by unit ``index`` along ``axis`` (0 rows, 1 columns)."""
+        size, jump, offset = (self.size, self.jump, self.offset) if axis == 0 else (
+            self.col_size, self.col_jump, self.col_offset)
+        start = offset + index * jump
+        return start, start + size - 1
 
 
 def _same_left_pad(n_in, kernel, stride):
@@ -38,51 +61,83 @@ def _same_left_pad(n_in, kernel, stride):
     return total // 2
 
 
-def receptive_field(model, layer):
-    """Receptive field of ``layer`` (name, index or object of a top-level layer) along the first
-    spatial axis (the models here are square).
+def _chain(flat, path):
+    """The calls from the input to ``path``'s output: ``[(layer copy, input shape)]`` in order."""
+    chain, tensor = [], flat.output(path)
+    while tensor is not flat.input:
+        operation, node_index, _ = tensor._keras_history
+        inputs = [t for t in operation._inbound_nodes[node_index].input_tensors]
+        if len(inputs) != 1:
+            raise ValueError(f"{flat.path_of(tensor)!r} ({type(operation).__name__}) on the way to {path!r} joins "
+                             f"{len(inputs)} branches; receptive fields are computed for chains of layers only")
+        chain.append((operation, tuple(inputs[0].shape[1:3]), flat.path_of(tensor)))
+        tensor = inputs[0]
+    return chain[::-1]
 
-    Walks the chain of layers from the input: Conv2D (with dilation), MaxPooling2D
-    and AveragePooling2D change the geometry; normalization, activation and
-    dropout layers keep it.
+
+def _axis_geometry(layer, axis, n_in):
+    """``(kernel, stride, left pad)`` of ``layer`` along ``axis`` for an input of ``n_in`` pixels."""
+    if isinstance(layer, _CONVS):
+        kernel = (layer.kernel_size[axis] - 1) * layer.dilation_rate[axis] + 1
+        stride = layer.strides[axis]
+    else:
+        kernel, stride = layer.pool_size[axis], layer.strides[axis]
+    if layer.padding == "same":
+        if n_in is None:
+            raise ValueError(f"{layer.name!r} pads 'same' on an input of unknown size; the field depends on "
+                             "the size: build the model with a fixed input shape")
+        return kernel, stride, _same_left_pad(n_in, kernel, stride)
+    return kernel, stride, 0
+
+
+def receptive_field(model, layer):
+    """Receptive field of ``layer`` (name, ``outer/inner`` path, index or object), per axis.
+
+    Follows the calls from the input to the layer in the model's graph (nested models
+    included, a layer applied twice counted twice): convolutions (Conv2D, separable,
+    depthwise; kernel, stride, dilation and padding per axis) and pooling change the
+    geometry, ZeroPadding2D and Cropping2D shift it, and layers that keep every pixel
+    in place (normalization, activations, dropout, rescaling, augmentation) pass it on.
 
     Raises:
-        ValueError: the layer does not exist (valid names are listed), or a layer on
-            the way changes geometry in a way this function does not model.
+        ValueError: the layer does not exist (valid names are listed), is called more
+            than once, or something on the way is not modelled (a merge of branches, a
+            layer of unknown geometry: the message names it).
     """
-    layer_name = find_layer(model, layer)
-    if "/" in layer_name:
-        raise ValueError(f"receptive_field walks the top-level layers; {layer_name!r} lies inside a nested model")
-    size, jump, offset = 1, 1, 0
-    n_in = model.input_shape[1]
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
-            if isinstance(layer, keras.layers.Conv2D):
-                kernel = (layer.kernel_size[0] - 1) * layer.dilation_rate[0] + 1
-                stride = layer.strides[0]
-            else:
-                kernel, stride = layer.pool_size[0], layer.strides[0]
-            pad = _same_left_pad(n_in, kernel, stride) if layer.padding == "same" else 0
-            offset -= pad * jump
-            size += (kernel - 1) * jump
-            jump *= stride
-            n_in = layer.output.shape[1]
-        elif not isinstance(layer, _SHAPE_KEEPING):
-            raise ValueError(f"layer {layer.name} ({type(layer).__name__}) lies before {layer_name!r} and is not "
-                             "a convolution, pooling or shape-keeping layer: no receptive field to compute")
-        if layer.name == layer_name:
-            return ReceptiveField(size, jump, offset)
-    raise AssertionError("unreachable: the layer name was checked above")
+    path = find_layer(model, layer)
+    flat = flatten(model)
+    fields = [[1, 1, 0], [1, 1, 0]]  # rows, cols: size, jump, offset
+    for operation, in_shape, name in _chain(flat, path):
+        if isinstance(operation, _CONVS + _POOLS):
+            if getattr(operation, "data_format", "channels_last") != "channels_last":
+                raise ValueError(f"{name!r} uses data_format={operation.data_format!r}; only channels_last is modelled")
+            for axis, field in enumerate(fields):
+                kernel, stride, pad = _axis_geometry(operation, axis, in_shape[axis])
+                field[2] -= pad * field[1]
+                field[0] += (kernel - 1) * field[1]
+                field[1] *= stride
+        elif isinstance(operation, (keras.layers.ZeroPadding2D, keras.layers.Cropping2D)):
+            amounts = operation.padding if isinstance(operation, keras.layers.ZeroPadding2D) else operation.cropping
+            sign = -1 if isinstance(operation, keras.layers.ZeroPadding2D) else 1
+            for axis, field in enumerate(fields):
+                field[2] += sign * amounts[axis][0] * field[1]
+        elif not isinstance(operation, SHAPE_KEEPING + (keras.layers.InputLayer,)):
+            raise ValueError(f"layer {name!r} ({type(operation).__name__}) lies before {path!r} and is not a "
+                             "convolution, pooling, padding, cropping or pixel-wise layer: its geometry is unknown, "
+                             "so no receptive field is computed")
+    (size, jump, offset), (col_size, col_jump, col_offset) = fields
+    return ReceptiveField(size, jump, offset, col_size, col_jump, col_offset)
 
 
 def crop(image, field, row, col):
     """The part of ``image`` seen by unit (row, col), zero-padded where it leaves the image."""
     image = np.asarray(image)
-    (r0, r1), (c0, c1) = field.span(row), field.span(col)
-    out = np.zeros((field.size, field.size) + image.shape[2:], dtype=image.dtype)
+    (r0, r1), (c0, c1) = field.span(row, 0), field.span(col, 1)
+    out = np.zeros(field.shape + image.shape[2:], dtype=image.dtype)
     rr0, rr1 = max(r0, 0), min(r1, image.shape[0] - 1)
     cc0, cc1 = max(c0, 0), min(c1, image.shape[1] - 1)
-    out[rr0 - r0:rr1 - r0 + 1, cc0 - c0:cc1 - c0 + 1] = image[rr0:rr1 + 1, cc0:cc1 + 1]
+    if rr0 <= rr1 and cc0 <= cc1:
+        out[rr0 - r0:rr1 - r0 + 1, cc0 - c0:cc1 - c0 + 1] = image[rr0:rr1 + 1, cc0:cc1 + 1]
     return out
 
 
@@ -93,7 +148,7 @@ def top_patches(model, images, layer, channel, n=9, batch_size=512):
     shows ``n`` different images.
 
     Returns:
-        dict with ``patches`` ``(n, size, size, C)``, ``values`` (the activations),
+        dict with ``patches`` ``(n, rows, cols, C)`` (the field's shape), ``values`` (the activations),
         ``indices`` (image indices) and ``positions`` ((row, col) of the unit).
     """
     layer_name = find_layer(model, layer)
