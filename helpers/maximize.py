@@ -15,6 +15,8 @@ row 0 at the start, row ``i`` after ``i`` steps (rows 1 .. steps-1 are measured 
 the step, on the randomly transformed image; the last row on the final image).
 """
 
+import warnings
+
 import numpy as np
 import tensorflow as tf
 
@@ -29,10 +31,41 @@ DEFAULT = R.Regularization(jitter=1, rotate=5.0, scale=0.05, blur_every=4, blur_
 PLAIN = R.Regularization()
 
 
-def _optimize(extractor, pick, groups, input_shape, *, steps, step_size, regularization, start, length_scale,
-              parametrization, standardize, seed, progress, desc):
+def bytes_per_image(extractor, input_shape):
+    """Rough memory one optimized image costs: every layer output of the extractor in float32,
+    four times over (forward values, gradients, the transformed copy and the tape)."""
+    h, w, _ = input_shape
+    total = h * w * input_shape[2]
+    for layer in extractor.layers:
+        for tensor in (t for node in layer._inbound_nodes for t in node.output_tensors):
+            dims = [d if d is not None else (h if i == 0 else w if i == 1 else 1)
+                    for i, d in enumerate(tensor.shape[1:])]
+            total += int(np.prod(dims))
+    return 16 * total
+
+
+def _optimize(extractor, pick, groups, input_shape, *, memory_budget, **options):
     """The engine: optimize one image per entry of ``groups`` (the unit each one maximizes) so that
-    ``pick(extractor(x))`` rises."""
+    ``pick(extractor(x), groups)`` rises; in chunks when all of them at once would not fit in
+    ``memory_budget`` bytes (a warning says how many)."""
+    n = len(groups)
+    size = max(1, int(memory_budget // bytes_per_image(extractor, input_shape)))
+    if n <= size:
+        return _optimize_batch(extractor, pick, groups, input_shape, **options)
+    chunks = -(-n // size)
+    warnings.warn(f"{n} images would need about {n * bytes_per_image(extractor, input_shape) / 2**30:.1f} GiB; "
+                  f"optimizing them in {chunks} chunks of up to {size} (memory_budget={memory_budget:.3g} bytes). "
+                  "A diversity term then compares images within a chunk only", stacklevel=3)
+    start = options.pop("start")
+    if isinstance(start, str):  # the same start images as one batch would get
+        start = R.start_images(start, (n,) + tuple(input_shape), options["seed"], options["length_scale"])
+    parts = [_optimize_batch(extractor, pick, groups[a:a + size], input_shape, start=np.asarray(start)[a:a + size],
+                             **options) for a in range(0, n, size)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts], axis=1)
+
+
+def _optimize_batch(extractor, pick, groups, input_shape, *, steps, step_size, regularization, start, length_scale,
+                    parametrization, standardize, seed, progress, desc):
     reg = regularization or PLAIN
     n = len(groups)
     group_ids = tf.constant(np.asarray(groups, np.int64))
@@ -58,10 +91,14 @@ def _optimize(extractor, pick, groups, input_shape, *, steps, step_size, regular
             return v
     else:
         raise ValueError(f"parametrization must be 'pixel' or 'fourier', got {parametrization!r}")
-    mean, std = standardize if standardize is not None else (0.0, 1.0)
+    mean, std = (np.float32(0.0), np.float32(1.0)) if standardize is None else standardize
+    if mean.size not in (1, c) or std.size not in (1, c):
+        raise ValueError(f"standardize=(mean, std) must give one number or {c} (one per channel) each; "
+                         f"got {mean.size} and {std.size}")
+    mean, std = tf.constant(mean.reshape(-1), tf.float32), tf.constant(std.reshape(-1), tf.float32)
 
     def objective(x):
-        return pick(extractor((x - mean) / std, training=False))
+        return pick(extractor((x - mean) / std, training=False), group_ids)
 
     def step(i):
         with tf.GradientTape() as tape:
@@ -117,7 +154,7 @@ def _optimize(extractor, pick, groups, input_shape, *, steps, step_size, regular
 def _run_options(kwargs):
     """The engine's options with their defaults, each checked (a message names the bad one)."""
     options = dict(steps=200, step_size=None, regularization=DEFAULT, start="lowfreq", length_scale=4.0,
-                   parametrization="pixel", standardize=None, seed=0, progress=True)
+                   parametrization="pixel", standardize=None, seed=0, progress=True, memory_budget=2 * 2**30)
     unknown = set(kwargs) - set(options)
     if unknown:
         raise TypeError(f"unknown options {sorted(unknown)}; options: {sorted(options)}")
@@ -133,10 +170,16 @@ def _run_options(kwargs):
         raise TypeError("regularization must be a helpers.regularizers.Regularization (or maximize.PLAIN for none); "
                         f"got {type(options['regularization']).__name__}")
     if options["standardize"] is not None:
-        mean, std = (float(v) for v in options["standardize"])
-        if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
-            raise ValueError(f"standardize=(mean, std) needs a finite mean and a std > 0; got {options['standardize']}")
+        try:
+            mean, std = (np.asarray(v, np.float32) for v in options["standardize"])
+        except (TypeError, ValueError):
+            raise ValueError("standardize must be (mean, std): two numbers, or two sequences with one number per "
+                             f"channel; got {options['standardize']!r}") from None
+        if mean.ndim > 1 or std.ndim > 1 or not (np.isfinite(mean).all() and np.isfinite(std).all() and (std > 0).all()):
+            raise ValueError(f"standardize=(mean, std) needs finite means and a std > 0 everywhere (numbers or one per channel); "
+                             f"got {options['standardize']}")
         options["standardize"] = (mean, std)
+    options["memory_budget"] = positive_number(options["memory_budget"], "memory_budget")
     return options
 
 
@@ -165,7 +208,9 @@ def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True
             ``length_scale`` (pixels, for smooth starts),
             ``parametrization`` (``"pixel"`` or ``"fourier"``), ``standardize``
             (``(mean, std)`` applied before the model, for models trained on
-            standardized inputs), ``seed``, ``progress``.
+            standardized inputs: numbers, or one per channel for RGB), ``seed``, ``progress``,
+            ``memory_budget`` (bytes, default 2 GiB: more images than fit are optimized in
+            chunks, with a warning).
 
     Returns:
         ``(images, trajectory)``; trajectory has ``steps + 1`` rows (see the module docstring).
@@ -177,9 +222,9 @@ def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True
     available = extractor.output.shape[-1]
     chosen = np.repeat(channel_indices(channels, available, f"layer {name} has channels"), starts)
     spatial = len(extractor.output.shape) - 2
-    selector = tf.reshape(tf.one_hot(chosen, available), [len(chosen)] + [1] * spatial + [available])
 
-    def pick(act):
+    def pick(act, groups):
+        selector = tf.reshape(tf.one_hot(groups, available), [-1] + [1] * spatial + [available])
         per_unit = tf.reduce_sum(act * selector, axis=-1)  # image k's own channel
         return tf.reduce_mean(per_unit, axis=list(range(1, spatial + 1))) if spatial else per_unit
 
@@ -204,7 +249,7 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
     channel = int(channel_indices([channel], shape[-1], f"layer {name} has channels")[0])
     row, col = unit_position(position, shape, name)
 
-    def pick(act):
+    def pick(act, groups):
         return act[:, row, col, channel]
 
     return _optimize(extractor, pick, np.zeros(starts, np.int64), _input_shape(model, opts["start"]),
@@ -226,10 +271,9 @@ def maximize_classes(model, classes=None, head=None, starts=1, **options):
     logits, _ = logit_model(model, head)
     n_classes = logits.output.shape[-1]
     chosen = np.repeat(channel_indices(classes, n_classes, "the output has classes"), starts)
-    selector = tf.one_hot(chosen, n_classes)
 
-    def pick(act):
-        return tf.reduce_sum(act * selector, axis=-1)
+    def pick(act, groups):
+        return tf.reduce_sum(act * tf.one_hot(groups, n_classes), axis=-1)
 
     return _optimize(logits, pick, chosen, _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
 
