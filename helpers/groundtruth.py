@@ -16,8 +16,9 @@ import numpy as np
 import scipy.ndimage
 import scipy.stats
 
-from helpers.modelparts import check_images, finite_number, model_copy, positive_int
-from helpers.scoring import pick_scores, score_model, target_indices
+from helpers.graph import FlatGraph
+from helpers.modelparts import check_images, finite_number, output_names, positive_int
+from helpers.scoring import pick_scores, probabilities, score_model, target_indices
 
 
 def _check(maps, masks):
@@ -50,7 +51,10 @@ def energy_in_mask(maps, masks):
 
 
 def deletion_insertion(model, images, maps, target=None, head=None, fractions=20, fill=0.0, batch_size=256):
-    """Deletion and insertion curves of the target's softmax probability, and their areas.
+    """Deletion and insertion curves of the target's probability, and their areas.
+
+    The probability is the softmax of the pre-softmax scores (for a one-unit sigmoid head:
+    ``p`` for target 1, ``1 - p`` for target 0).
 
     Pixels are ranked by the map (ties broken by position). Deletion sets the top
     ``k`` pixels to ``fill``; insertion starts from an image of ``fill`` and puts the
@@ -83,7 +87,7 @@ def deletion_insertion(model, images, maps, target=None, head=None, fractions=20
         np.put_along_axis(chosen, order[:, :k], True, axis=1)
         chosen = chosen.reshape(n, h, w, 1)
         for kind, batch in (("deletion", np.where(chosen, fill, images)), ("insertion", np.where(chosen, images, fill))):
-            probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits.predict(batch, batch_size=batch_size, verbose=0)))
+            probs = probabilities(logits, logits.predict(batch, batch_size=batch_size, verbose=0))
             curves[kind][:, j] = np.asarray(pick_scores(probs, indices, n))
     return {"fractions": steps, **curves,
             "deletion_auc": np.trapezoid(curves["deletion"], steps, axis=1),
@@ -108,14 +112,18 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
         are left out of the mean (NaN when every pair is undefined) and counted instead.
     """
     images = check_images(model, images)
-    target = target if target is not None else model.predict(images, verbose=0).argmax(axis=-1)
+    if target is None:  # the trained model's prediction, from its pre-softmax scores (any head, sigmoid too)
+        target = score_model(model, method_options.get("head")).predict(images, verbose=0).argmax(axis=-1)
     original = method(model, images, target=target, **method_options)
-    copy = model_copy(model)
+    flat = FlatGraph(model)  # a private flat copy (not the cached one): its layers may be randomized
+    names = output_names(model)
+    copy = keras.Model(flat.input, flat.outputs[0] if len(flat.outputs) == 1 else dict(zip(names, flat.outputs)))
     rng = np.random.default_rng(seed)
     constant = int(sum(np.ptp(m) == 0 for m in original))
     results = [("original", 1.0 if constant < len(original) else float("nan"), constant)]
-    for layer in reversed(copy.layers):
-        weights = layer.get_weights()
+    for path in reversed(flat.paths):
+        layer = flat.clone(path)
+        weights = layer.get_weights() if layer is not None and hasattr(layer, "get_weights") else []
         if not weights:
             continue
         # kernels, biases, scales and shifts get random values of the same spread; the
@@ -127,7 +135,7 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
             maps = method(copy, images, target=target, **method_options)
         rhos = np.array([rank_correlation(a, b) for a, b in zip(original, maps)])
         defined = rhos[~np.isnan(rhos)]
-        results.append((layer.name, float(defined.mean()) if defined.size else float("nan"), int(np.isnan(rhos).sum())))
+        results.append((path, float(defined.mean()) if defined.size else float("nan"), int(np.isnan(rhos).sum())))
     return results
 
 
