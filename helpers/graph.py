@@ -176,11 +176,16 @@ class FlatGraph:
         """The copied layer at ``path`` (for reading its configuration)."""
         return self._clones.get(id(self._layers[path]))
 
-    def submodel(self, outputs, key=None):
-        """A keras.Model from the flat input to ``outputs`` (tensors of this graph), cast to float32, cached by key."""
+    def submodel(self, outputs, key=None, cast=True):
+        """A keras.Model from the flat input to ``outputs`` (tensors of this graph), cached by ``key``.
+
+        ``cast``: outputs in float32 (mixed precision). Leave it off when gradients are taken
+        with respect to an output that the others depend on: a cast copy is a side branch.
+        """
         if key is not None and key in self._submodels:
             return self._submodels[key]
-        cast = tree.map_structure(lambda t: t if t.dtype == "float32" else keras.ops.cast(t, "float32"), outputs)
+        cast = tree.map_structure(lambda t: t if not cast or t.dtype == "float32" else keras.ops.cast(t, "float32"),
+                                  outputs)
         model = keras.Model(self.input, cast)
         if key is not None:
             self._submodels[key] = model

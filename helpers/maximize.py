@@ -24,6 +24,7 @@ from helpers import regularizers as R
 from helpers.arguments import unit_position
 from helpers.modelparts import (channel_indices, find_layer, layer_model, logit_model, positive_int, positive_number,
                                spatial_shape)
+from helpers.graph import flatten
 from helpers.progress import progress as progress_bar
 
 #: The regularization used in chapter 04 unless told otherwise.
@@ -44,10 +45,19 @@ def bytes_per_image(extractor, input_shape):
     return 16 * total
 
 
-def _optimize(extractor, pick, groups, input_shape, *, memory_budget, **options):
+def _optimize(extractor, pick, groups, input_shape, *, memory_budget, scale=1.0, **options):
     """The engine: optimize one image per entry of ``groups`` (the unit each one maximizes) so that
     ``pick(extractor(x), groups)`` rises; in chunks when all of them at once would not fit in
-    ``memory_budget`` bytes (a warning says how many)."""
+    ``memory_budget`` bytes (a warning says how many). ``scale``: the model's pixel range (255 for
+    a model with an integer input: start and result images are in its units, 0..255)."""
+    if scale != 1.0:  # an integer-input model: optimize in [0, 1], show the model scale * x, return its units
+        mean, std = options["standardize"] or (np.float32(0.0), np.float32(1.0))
+        options["standardize"] = (np.float32(mean) / scale, np.float32(std) / scale)
+        if not isinstance(options["start"], str):
+            options["start"] = np.asarray(options["start"], np.float32) / scale
+        images, trajectory = _optimize(extractor, pick, groups, input_shape, memory_budget=memory_budget,
+                                       **options)
+        return images * scale, trajectory
     n = len(groups)
     size = max(1, int(memory_budget // bytes_per_image(extractor, input_shape)))
     if n <= size:
@@ -183,6 +193,11 @@ def _run_options(kwargs):
     return options
 
 
+def _pixel_scale(model):
+    """255 for a model whose input is an integer type (uint8 pixels), else 1."""
+    return 255.0 if "int" in flatten(model).input_dtype else 1.0
+
+
 def _input_shape(model, start):
     """(H, W, C) of the images to optimize; a model with free spatial size takes it from ``start``."""
     return spatial_shape(model, None if isinstance(start, str) else start)
@@ -229,7 +244,7 @@ def maximize_channels(model, layer, channels=None, starts=1, pre_activation=True
         return tf.reduce_mean(per_unit, axis=list(range(1, spatial + 1))) if spatial else per_unit
 
     return _optimize(extractor, pick, chosen, _input_shape(model, opts["start"]), desc=f"maximizing {name}",
-                     **opts)
+                     scale=_pixel_scale(model), **opts)
 
 
 def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=True, **options):
@@ -253,7 +268,7 @@ def maximize_neuron(model, layer, channel, position, starts=1, pre_activation=Tr
         return act[:, row, col, channel]
 
     return _optimize(extractor, pick, np.zeros(starts, np.int64), _input_shape(model, opts["start"]),
-                     desc=f"maximizing {name}[{row},{col},{channel}]", **opts)
+                     desc=f"maximizing {name}[{row},{col},{channel}]", scale=_pixel_scale(model), **opts)
 
 
 def maximize_classes(model, classes=None, head=None, starts=1, **options):
@@ -275,7 +290,8 @@ def maximize_classes(model, classes=None, head=None, starts=1, **options):
     def pick(act, groups):
         return tf.reduce_sum(act * tf.one_hot(groups, n_classes), axis=-1)
 
-    return _optimize(logits, pick, chosen, _input_shape(model, opts["start"]), desc="maximizing classes", **opts)
+    return _optimize(logits, pick, chosen, _input_shape(model, opts["start"]), desc="maximizing classes",
+                     scale=_pixel_scale(model), **opts)
 
 
 def reached_activation(model, images, layer, channels):

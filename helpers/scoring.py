@@ -31,7 +31,7 @@ def score_model(model, head=None, extra_layer=None, relu_backward=None):
     key = ("scored", path, id(scores))
     found = flat._submodels.get(key)
     if found is None:
-        found = flat.submodel([flat.output(path), scores.outputs[0]], key=key)
+        found = flat.submodel([flat.output(path), scores.outputs[0]], key=key, cast=False)
         found.head_kind = scores.head_kind
     return found
 
