@@ -20,7 +20,7 @@ CONV_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.D
 def last_conv_layer(model):
     """Path of the last 2-D convolution called (Conv2D, SeparableConv2D, DepthwiseConv2D; nested models
     searched too); the message lists the layers if there is none."""
-    flat = flatten(model)
+    flat = flatten(model, refresh=False)
     for path in reversed(flat.paths):
         if isinstance(flat.layer(path), CONV_LAYERS):
             return path
@@ -30,7 +30,7 @@ def last_conv_layer(model):
 def spatial_layer(model, layer):
     """``layer`` (default: the last convolution) as a path, checked to output maps ``(n, h, w, c)`` once."""
     path = last_conv_layer(model) if layer is None else find_layer(model, layer)
-    shape = flatten(model).output(path).shape
+    shape = flatten(model, refresh=False).output(path).shape
     if len(shape) != 4:
         raise ValueError(f"a class activation map needs a layer with spatial maps (n, h, w, channels); {path!r} "
                          f"outputs {tuple(shape)}. Pass layer= a conv layer, e.g. {last_conv_layer(model)!r}")

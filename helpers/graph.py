@@ -212,13 +212,14 @@ def _swap_relu(layer, relu):
                                "are defined for the plain ReLU only: use saliency or integrated_gradients instead")
 
 
-def flatten(model, linear=frozenset(), relu_backward=None):
+def flatten(model, linear=frozenset(), relu_backward=None, refresh=True):
     """The cached :class:`FlatGraph` of ``model``, its weights refreshed from the model.
 
     Args:
         model: a built single-input functional or Sequential Keras model (nested models inside are fine).
         linear: paths whose copied layer gets a linear activation.
         relu_backward: see :class:`FlatGraph`.
+        refresh: copy the model's current weights in (leave it off for lookups of structure only).
     """
     check_model(model)
     variants = _CACHE.setdefault(model, {})
@@ -226,7 +227,7 @@ def flatten(model, linear=frozenset(), relu_backward=None):
     if key not in variants:
         variants[key] = FlatGraph(model, linear, relu_backward)
         return variants[key]
-    return variants[key].refresh(model)
+    return variants[key].refresh(model) if refresh else variants[key]
 
 
 def flat_of(submodel):

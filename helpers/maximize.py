@@ -195,7 +195,7 @@ def _run_options(kwargs):
 
 def _pixel_scale(model):
     """255 for a model whose input is an integer type (uint8 pixels), else 1."""
-    return 255.0 if "int" in flatten(model).input_dtype else 1.0
+    return 255.0 if "int" in flatten(model, refresh=False).input_dtype else 1.0
 
 
 def _input_shape(model, start):

@@ -42,7 +42,7 @@ def graph_input(model):
 
 def layer_names(model):
     """Every layer path of ``model`` in call order, nested layers as ``outer/inner``, input layers left out."""
-    return list(flatten(model).paths)
+    return list(flatten(model, refresh=False).paths)
 
 
 def _path_of(model, wanted, prefix=""):
@@ -99,7 +99,7 @@ def find_layer(model, layer):
 
 def get_layer(model, layer):
     """The user's layer object for a name, ``outer/inner`` path, index or object (see :func:`find_layer`)."""
-    return flatten(model).layer(find_layer(model, layer))
+    return flatten(model, refresh=False).layer(find_layer(model, layer))
 
 
 def layer_output(model, layer):
@@ -204,7 +204,7 @@ def output_names(model):
     try:
         return [t._keras_history.operation.name for t in model.outputs]
     except AttributeError:  # a Sequential wrapping a built model has no outputs of its own
-        flat = flatten(model)
+        flat = flatten(model, refresh=False)
         return [flat.path_of(t) for t in flat.outputs]
 
 
@@ -238,7 +238,7 @@ def head_scores(model, head=None, relu_backward=None):
         ``"softmax"``, ``"binary"``, ``"sigmoid"`` or ``"linear"``.
     """
     index = head_index(model, head)
-    flat = flatten(model, relu_backward=relu_backward)
+    flat = flatten(model, relu_backward=relu_backward, refresh=False)
     output = flat.outputs[index]
     path = flat.path_of(output)
     layer = flat.layer(path)
@@ -248,10 +248,11 @@ def head_scores(model, head=None, relu_backward=None):
         output = operation._inbound_nodes[node].input_tensors[0]
         path = flat.path_of(output) or path
     elif kind in ("softmax", "sigmoid"):
-        flat = flatten(model, linear={path}, relu_backward=relu_backward)
+        flat = flatten(model, linear={path}, relu_backward=relu_backward, refresh=False)
         output = flat.outputs[index]
     else:
         kind = "linear"
+    flat.refresh(model)
     if kind == "sigmoid" and output.shape[-1] == 1:
         kind = "binary"
     if len(output.shape) != 2:

@@ -105,7 +105,7 @@ def receptive_field(model, layer):
             layer of unknown geometry: the message names it).
     """
     path = find_layer(model, layer)
-    flat = flatten(model)
+    flat = flatten(model, refresh=False)
     fields = [[1, 1, 0], [1, 1, 0]]  # rows, cols: size, jump, offset
     for operation, in_shape, name in _chain(flat, path):
         if isinstance(operation, _CONVS + _POOLS):
