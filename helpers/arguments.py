@@ -86,3 +86,35 @@ def unit_position(position, map_shape, layer):
         raise ValueError(f"layer {layer} has positions (0..{map_shape[1] - 1}, 0..{map_shape[2] - 1}); "
                          f"got {tuple(position)}")
     return row, col
+
+
+def class_labels(labels, name, n=None, classes=None):
+    """``labels`` as a 1-D int array of class indices, checked: whole numbers >= 0, ``n`` of them
+    (when given) and below ``classes`` (when given)."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one class index per image, shape (n,); got shape {array.shape}"
+                         + (" (one-hot rows? use labels.argmax(axis=1))" if array.ndim == 2 else ""))
+    if array.size and array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    array = _integers(array, f"{name} (class indices)") if array.size else array.astype(np.int64)
+    if n is not None and len(array) != n:
+        raise ValueError(f"{name} has {len(array)} entries for {n} images: give one class per image")
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} must be class indices >= 0; got {int(array.min())}")
+    if classes is not None and array.size and array.max() >= classes:
+        raise ValueError(f"{name} holds class {int(array.max())} but classes={classes} (0..{classes - 1}): "
+                         "raise classes or leave it None")
+    return array
+
+
+def finite_array(values, name, min_ndim=1):
+    """``values`` as a float array with at least ``min_ndim`` axes and at least one entry, all finite."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array; got dtype {array.dtype}")
+    if array.ndim < min_ndim or array.size == 0:
+        raise ValueError(f"{name} must be a non-empty array with at least {min_ndim} axes; got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds {int((~np.isfinite(array)).sum())} NaN or infinite values")
+    return array

@@ -3,6 +3,8 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.arguments import class_labels, positive_int
+
 from helpers.gallery import show_images
 
 
@@ -52,9 +54,11 @@ def predict_labels(model, images, batch_size=512):
 
 def confusion_matrix(y_true, y_pred, classes=None):
     """Counts ``cm[t, p]`` of images of true class ``t`` predicted as ``p``."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} differ in shape")
+    classes = None if classes is None else positive_int(classes, "classes")
+    y_true = class_labels(y_true, "y_true", classes=classes)
+    y_pred = class_labels(y_pred, "y_pred", n=len(y_true), classes=classes)
+    if not len(y_true):
+        raise ValueError("y_true and y_pred are empty: no images to count")
     classes = classes or int(max(y_true.max(), y_pred.max())) + 1
     return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 

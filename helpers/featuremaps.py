@@ -5,6 +5,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.arguments import finite_array, positive_int
+
 
 def normalize_channel(channel):
     """Map one feature map to display values 0..255 the way the course's sources do.
@@ -55,6 +57,8 @@ def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0
                          "For a dense layer use plot_dense_pattern; for a batch pick one image, e.g. act[0]")
     if mode not in ("normalized", "raw"):
         raise ValueError(f"mode must be 'normalized' or 'raw', got {mode!r}")
+    finite_array(activation, "activation")
+    ncols = positive_int(ncols, "ncols")
     channels = activation.shape[-1]
     ncols = min(ncols, channels)
     nrows = math.ceil(channels / ncols)

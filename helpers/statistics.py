@@ -7,11 +7,11 @@ here it is the mean activation over the images of that class.
 import matplotlib.pyplot as plt
 import numpy as np
 
+from helpers.arguments import class_labels, finite_array, positive_int
+
 
 def _channels_last(activation):
-    activation = np.asarray(activation)
-    if activation.ndim < 2:
-        raise ValueError(f"expected a batch of activations (n, ..., channels); got shape {activation.shape}")
+    activation = finite_array(activation, "activation (n, ..., channels)", min_ndim=2)
     return activation.reshape(len(activation), -1, activation.shape[-1])
 
 
@@ -34,7 +34,7 @@ def sparsity(activation):
         "per_image": dead.mean(axis=1),
         "mean": float(dead.mean()),
         "dead_on_all": float(dead.all(axis=0).mean()),
-        "zero_fraction": float((np.asarray(activation) == 0).mean()),
+        "zero_fraction": float((np.asarray(activation) == 0).mean()),  # checked finite and non-empty above
     }
 
 
@@ -56,8 +56,9 @@ def class_mean_patterns(activation, labels, classes=None):
     Returns:
         ``(classes, features)`` array.
     """
-    flat = np.asarray(activation).reshape(len(activation), -1)
-    labels = np.asarray(labels)
+    flat = finite_array(activation, "activation (n, ...)").reshape(len(activation), -1)
+    classes = None if classes is None else positive_int(classes, "classes")
+    labels = class_labels(labels, "labels", n=len(flat), classes=classes)
     classes = classes or int(labels.max()) + 1
     missing = [c for c in range(classes) if not np.any(labels == c)]
     if missing:
@@ -67,7 +68,9 @@ def class_mean_patterns(activation, labels, classes=None):
 
 def cosine_similarity_matrix(patterns):
     """Cosine similarity between every pair of rows (zero rows give similarity 0)."""
-    patterns = np.asarray(patterns, dtype=np.float64)
+    patterns = finite_array(patterns, "patterns (rows to compare)", min_ndim=2).astype(np.float64)
+    if patterns.ndim != 2:
+        raise ValueError(f"patterns must be 2-D (one row per pattern); got shape {patterns.shape}")
     norms = np.linalg.norm(patterns, axis=1, keepdims=True)
     unit = np.divide(patterns, norms, out=np.zeros_like(patterns), where=norms > 0)
     return unit @ unit.T

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import attribution, filters, groundtruth, maximize, modelparts, overlays, receptive_field
+from helpers import (attribution, evaluation, featuremaps, filters, groundtruth, maximize, modelparts, overlays,
+                     receptive_field, statistics)
 from helpers.activations import layer_activations
 from helpers.data import registry
 from helpers.data.mnist import load_mnist
@@ -83,6 +84,20 @@ def build_models():
     inp = keras.Input((None, None, 1))
     models["free_size"] = keras.Model(inp, _chain(inp, _features() + _head("softmax")), name="free_size")
     models["free_size"].set_weights(weights)
+    # second round: a softmax classifier wrapped in another model, or in a Sequential; ReLU layers
+    for kind in ("wrapped_softmax", "seq_wrapped"):
+        inp = keras.Input((8, 8, 1))
+        classifier = keras.Model(inp, _chain(inp, _features() + _head("softmax")), name="classifier")
+        classifier.set_weights(weights)
+        inp = keras.Input((8, 8, 1))
+        models[kind] = (keras.Model(inp, classifier(L.Rescaling(1.0, name="identity")(inp)), name=kind)
+                        if kind == "wrapped_softmax" else keras.Sequential([classifier], name=kind))
+    inp = keras.Input((8, 8, 1))
+    models["relu_layers"] = keras.Model(inp, _chain(inp, [
+        L.Conv2D(4, 3, padding="same", name="c1"), L.ReLU(name="r1"), L.MaxPooling2D(2, name="p1"),
+        L.Conv2D(4, 3, padding="same", name="c2"), L.Activation("relu", name="r2")] + _head("softmax")),
+        name="relu_layers")
+    models["relu_layers"].set_weights(weights)
     return models
 
 
@@ -100,9 +115,10 @@ def _all_layers(model):
 
 def snapshot(model):
     layers = list(_all_layers(model))
-    outputs = model(X if model.input_shape[-1] == 1 else np.repeat(X, 3, axis=-1), training=False)
+    outputs = model(X if modelparts.graph_input(model).shape[-1] == 1 else np.repeat(X, 3, axis=-1), training=False)
     outputs = [np.asarray(o) for o in (outputs.values() if isinstance(outputs, dict) else [outputs])]
-    return ([id(layer) for layer in layers], [getattr(layer, "activation", None) for layer in layers],
+    nodes = [len(layer._inbound_nodes) for layer in layers]  # no probe may add a node (a call) to a user's layer
+    return ([id(layer) for layer in layers] + nodes, [getattr(layer, "activation", None) for layer in layers],
             [w.copy() for w in model.get_weights()], outputs)
 
 
@@ -134,8 +150,12 @@ def probe(name, fn, expect):
 
 # --- every method on every kind of model: the same maps as the functional model -------------
 for method in METHODS:
-    for kind in ("seq_input", "seq_built", "nested", "softmax_layer", "activation_softmax", "linear"):
-        probe(f"{method}-{kind}", lambda m=method, k=kind: call(m, k, target=1), equals_reference(method, target=1))
+    for kind in ("seq_input", "seq_built", "nested", "softmax_layer", "activation_softmax", "linear",
+                 "wrapped_softmax", "seq_wrapped", "relu_layers"):
+        # with ReLU layers the last conv outputs pre-activation maps: the CAMs take the ReLU's output
+        at = {"layer": "r2"} if kind == "relu_layers" and "cam" in method else {}
+        probe(f"{method}-{kind}", lambda m=method, k=kind, a=at: call(m, k, target=1, **a),
+              equals_reference(method, target=1))
     probe(f"{method}-multi-head", lambda m=method: call(m, "multi", target=1, head="out"),
           equals_reference(method, target=1))
     probe(f"{method}-multi-no-head", lambda m=method: call(m, "multi"), raises(ValueError, "choose head= one of"))
@@ -332,6 +352,44 @@ probe("plot-kernels-sequential", lambda: len(filters.plot_kernels(MODELS["seq_bu
       ("value", lambda n: n == len(filters.plot_kernels(MODELS["functional"], "c1").axes)))
 probe("reached-activation-sequential", lambda: maximize.reached_activation(MODELS["seq_built"], X, "c1", [0, 3]),
       ("value", lambda r: np.allclose(r, maximize.reached_activation(MODELS["functional"], X, "c1", [0, 3]))))
+
+# --- second round: the layers a user names, and the numbers chapters 02-05 compute from arrays
+probe("layer-index-is-model-layers-index", lambda: [modelparts.find_layer(MODELS["functional"], i) for i in (1, 2, -1)],
+      ("value", lambda names: names == [MODELS["functional"].layers[i].name for i in (1, 2, -1)]))
+probe("layer-index-input-layer", lambda: layer_activations(MODELS["functional"], X, 0), raises(ValueError, "InputLayer"))
+probe("logits-wrapped-softmax", lambda: modelparts.logit_model(MODELS["wrapped_softmax"])[0](X).numpy(),
+      ("value", lambda z: np.allclose(z, modelparts.logit_model(MODELS["linear"])[0](X).numpy(), atol=1e-6)))
+probe("activations-wrapped-path", lambda: layer_activations(MODELS["wrapped_softmax"], X, "classifier/c2"),
+      ("value", lambda d: np.allclose(d["classifier/c2"], layer_activations(MODELS["functional"], X, "c2")["c2"])))
+probe("receptive-field-relu-layers", lambda: receptive_field.receptive_field(MODELS["relu_layers"], "r2"),
+      ("value", lambda f: f == receptive_field.receptive_field(MODELS["functional"], "c2")))
+probe("receptive-field-wrapped", lambda: receptive_field.receptive_field(MODELS["wrapped_softmax"], "classifier/c2"),
+      ("value", lambda f: f == receptive_field.receptive_field(MODELS["functional"], "c2")))
+probe("maximize-classes-wrapped", lambda: maximize.maximize_classes(MODELS["wrapped_softmax"], [2], **MAX)[1],
+      ("value", lambda t: np.allclose(t, maximize.maximize_classes(MODELS["functional"], [2], **MAX)[1], atol=1e-5)))
+probe("cascading-randomization-wrapped",
+      lambda: groundtruth.cascading_randomization(MODELS["wrapped_softmax"], X, attribution.saliency, target=1),
+      ("value", lambda r: [name for name, *_ in r] == ["original", "classifier/out", "classifier/c2", "classifier/c1"]))
+probe("cascading-randomization-multi",
+      lambda: groundtruth.cascading_randomization(MODELS["multi"], X, attribution.saliency, head="out")[0],
+      ("value", lambda first: first[0] == "original"))
+probe("sparsity-nan", lambda: statistics.sparsity(_nan_images()), raises(ValueError, "NaN"))
+probe("sparsity-empty", lambda: statistics.sparsity(np.zeros((0, 4, 4, 2))), raises(ValueError, "non-empty"))
+probe("class-means-label-count", lambda: statistics.class_mean_patterns(X, [0, 1, 1]),
+      raises(ValueError, "3 entries for 2 images"))
+probe("class-means-float-labels", lambda: statistics.class_mean_patterns(X, [0.5, 1]), raises(TypeError, "whole"))
+probe("class-means-one-hot", lambda: statistics.class_mean_patterns(X, np.eye(2)), raises(ValueError, "argmax"))
+probe("class-means-classes-too-few", lambda: statistics.class_mean_patterns(X, [0, 3], classes=2),
+      raises(ValueError, "holds class 3 but classes=2"))
+probe("similarity-1d", lambda: statistics.cosine_similarity_matrix(np.ones(3)), raises(ValueError, "at least 2 axes"))
+probe("confusion-negative", lambda: evaluation.confusion_matrix([0, -1], [0, 1]), raises(ValueError, ">= 0"))
+probe("confusion-length", lambda: evaluation.confusion_matrix([0, 1, 1], [0, 1]), raises(ValueError, "2 entries"))
+probe("confusion-beyond-classes", lambda: evaluation.confusion_matrix([0, 5], [0, 1], classes=3),
+      raises(ValueError, "holds class 5"))
+probe("confusion-values", lambda: evaluation.confusion_matrix(np.array([0, 1, 1, 2], np.uint8), [0, 2, 1, 2]),
+      ("value", lambda cm: cm.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]))
+probe("grid-ncols-0", lambda: featuremaps.feature_map_grid(np.ones((4, 4, 3)), ncols=0), raises(ValueError, "ncols"))
+probe("grid-nan", lambda: featuremaps.feature_map_grid(np.full((4, 4, 3), np.nan)), raises(ValueError, "NaN"))
 
 # --- display
 probe("overlay-uint8", lambda: overlays.overlay((X[0] * 255).astype(np.uint8), X[0, ..., 0]),
