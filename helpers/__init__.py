@@ -13,8 +13,10 @@ Each concept of the course lives in one module:
 - :mod:`helpers.receptive_field` -- receptive fields and top-activating patches.
 - :mod:`helpers.filters` -- kernels, the exact first-layer optimum, plain gradient ascent.
 - :mod:`helpers.progress` -- progress bars that suit notebooks.
+- :mod:`helpers.graph` -- the flat copy of a model's graph (nested models inlined) every visualization reads.
 - :mod:`helpers.modelparts`, :mod:`helpers.arguments` -- layer lookup, model copies, argument checks.
-- :mod:`helpers.regularizers`, :mod:`helpers.maximize`, :mod:`helpers.scoring` -- activation maximization.
+- :mod:`helpers.regularizers`, :mod:`helpers.maximize`, :mod:`helpers.contrast`, :mod:`helpers.scoring` --
+  activation maximization and contrast views of its images.
 - :mod:`helpers.cams`, :mod:`helpers.attribution`, :mod:`helpers.groundtruth`, :mod:`helpers.overlays` --
   Grad-CAM and attribution, scored against known masks, drawn over images.
 
