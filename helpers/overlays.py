@@ -7,14 +7,20 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
 
-def overlay(image, heatmap, alpha=0.5, cmap="jet"):
-    """Blend a heatmap in [0, 1] over an image; returns RGB in [0, 1].
+def overlay(image, heatmap, alpha=0.8, cmap="magma"):
+    """A heatmap in [0, 1] over the greyscale version of an image; returns RGB in [0, 1].
+
+    The image is drawn in grey (luminance), so no colour of the image can be read as
+    attribution; the map's colour (a perceptual sequential map, ``magma``) is blended in
+    with a weight of ``alpha`` times the map's value, so zero attribution leaves the plain
+    grey image and only attributed pixels take the map's colour.
 
     Args:
         image: ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1]; uint8 images
             (0..255) are scaled to [0, 1].
         heatmap: ``(H, W)`` in [0, 1], same size as the image.
-        alpha: weight of the heatmap colour, in [0, 1].
+        alpha: weight of the heatmap colour where the map is 1, in [0, 1].
+        cmap: a matplotlib colour map name.
     """
     raw = np.asarray(image)
     image = raw.astype(np.float64) / (255.0 if raw.dtype == np.uint8 else 1.0)
@@ -25,17 +31,19 @@ def overlay(image, heatmap, alpha=0.5, cmap="jet"):
         raise ValueError("the image or the heatmap contains NaN or infinite values")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3); got {raw.shape}")
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
+    if image.ndim == 3:
+        image = image[..., 0] if image.shape[-1] == 1 else image @ np.array([0.299, 0.587, 0.114])
     if image.shape[:2] != heatmap.shape:
         raise ValueError(f"heatmap {heatmap.shape} must match the image's height and width {image.shape[:2]}")
-    rgb = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
-    coloured = colormaps[cmap](np.clip(heatmap, 0, 1))[..., :3]
-    return np.clip((1 - alpha) * rgb + alpha * coloured, 0, 1)
+    heat = np.clip(heatmap, 0, 1)
+    weight = alpha * heat[..., None]
+    coloured = colormaps[cmap](heat)[..., :3]
+    return np.clip((1 - weight) * image[..., None] + weight * coloured, 0, 1)
 
 
-def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, alpha=0.5):
-    """Rows = methods, columns = images: every map overlaid on its image, one shared colour bar.
+def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, alpha=0.8):
+    """Rows = methods, columns = images: every map over the greyscale image (:func:`overlay`), one
+    shared colour bar; the first row shows the images themselves, in colour.
 
     Args:
         images: ``(n, H, W[, C])`` in [0, 1].
@@ -63,7 +71,7 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0, 0].set_ylabel("input", fontsize=7)
-    fig.colorbar(ScalarMappable(Normalize(0, 1), "jet"), ax=axes, fraction=0.04, shrink=0.5, pad=0.01,
+    fig.colorbar(ScalarMappable(Normalize(0, 1), "magma"), ax=axes, fraction=0.04, shrink=0.5, pad=0.01,
                  label="attribution")
     if suptitle:
         fig.suptitle(suptitle)

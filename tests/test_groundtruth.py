@@ -105,8 +105,12 @@ def test_overlay_blends_and_checks_sizes():
     image = np.zeros((2, 2))
     heat = np.array([[0.0, 1.0], [1.0, 0.0]])
     blended = overlays.overlay(image, heat, alpha=1.0)
-    np.testing.assert_allclose(blended[0, 1], (0.5, 0.0, 0.0), atol=0.01)  # jet at 1.0 is dark red
+    np.testing.assert_allclose(blended[0, 1], (0.987, 0.991, 0.749), atol=0.01)  # magma at 1.0 is pale yellow
+    np.testing.assert_allclose(blended[0, 0], 0.0)  # zero attribution: the plain (black) image
     np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.ones((2, 2, 3)))
+    red = np.zeros((2, 2, 3))
+    red[..., 0] = 1.0  # a red image is drawn in grey: its colour cannot pass for attribution
+    np.testing.assert_allclose(overlays.overlay(red, np.zeros((2, 2))), np.full((2, 2, 3), 0.299))
     with pytest.raises(ValueError, match="must match"):
         overlays.overlay(np.zeros((3, 3)), heat)
     fig = overlays.show_maps(np.zeros((2, 2, 2, 1)), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])},

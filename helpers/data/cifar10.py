@@ -9,6 +9,7 @@ import tarfile
 
 import numpy as np
 
+from helpers.data.arrays import data_source, load_arrays
 from helpers.data.registry import DatasetUnavailable, ensure_file
 
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -67,14 +68,19 @@ def read_cifar10_archive(path):
     return (x_train, y_train), test
 
 
-def load_cifar10(download=True, verify=True):
-    """Load CIFAR-10, downloading it on first use.
+def load_cifar10(download=True, verify=True, source=None, arrays=None):
+    """Load CIFAR-10: the official archive (downloaded on first use) or a verified array copy.
 
     Args:
         download: fetch the archive from the official site when missing (needs internet).
         verify: check the archive's sha256 against the registry. Without the check the
             batches are still read with an unpickler that accepts only arrays, so a
             tampered archive cannot execute code; it is refused instead.
+        source: ``"official"``, ``"arrays"`` (:mod:`helpers.data.arrays`, content sha256
+            always checked) or ``None``: the official archive when it is on this machine,
+            else the array copy when ``arrays`` / ``$COURSE_DATA_ARRAYS`` holds one, else
+            the official archive (downloaded).
+        arrays: folder of the array copies (default ``$COURSE_DATA_ARRAYS``).
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 ``(50000, 32, 32, 3)`` and
@@ -85,4 +91,7 @@ def load_cifar10(download=True, verify=True):
             says where to place it and which command fetches it.
         ChecksumError: the archive is corrupt.
     """
+    if data_source("cifar10", source, arrays) == "arrays":
+        splits = load_arrays("cifar10", arrays)
+        return splits["train"], splits["test"]
     return read_cifar10_archive(ensure_file("cifar10", ARCHIVE, download, verify))

@@ -7,6 +7,7 @@ the official site and verified against the registry's sha256.
 import numpy as np
 import scipy.io
 
+from helpers.data.arrays import data_source, load_arrays
 from helpers.data.registry import DatasetUnavailable, ensure_file
 
 SPLITS = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
@@ -35,21 +36,30 @@ def read_svhn_mat(path):
     return x, y
 
 
-def load_svhn(download=True, verify=True):
-    """Load SVHN's cropped digits, downloading them on first use.
+def load_svhn(download=True, verify=True, source=None, arrays=None):
+    """Load SVHN's cropped digits: the official files (downloaded on first use) or the verified array copy.
 
     Args:
         download: fetch missing files from the official site (needs internet).
         verify: check each file's sha256 against the registry.
+        source: ``"official"``, ``"arrays"`` or ``None`` (the official files when they are on
+            this machine, else the array copy when configured, else the official files,
+            downloaded); see :func:`helpers.data.cifar10.load_cifar10`.
+        arrays: folder of the array copies (default ``$COURSE_DATA_ARRAYS``).
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: uint8 ``(n, 32, 32, 3)``
-        images (73,257 train, 26,032 test) and int64 labels 0..9.
+        images (73,257 train, 26,032 test) and int64 labels 0..9. The array copy holds
+        only the first 1,083 training images and **no test images** (``x_test`` is empty):
+        split it yourself (:func:`helpers.data.prepare.stratified_split`).
 
     Raises:
         DatasetUnavailable: files missing and not downloadable; the message
             names the files, where to put them and the command that fetches them.
         ChecksumError: a file is corrupt.
     """
+    if data_source("svhn", source, arrays) == "arrays":
+        x, y = load_arrays("svhn", arrays)["train"]
+        return (x, y), (np.zeros((0,) + x.shape[1:], np.uint8), np.zeros(0, np.int64))
     paths = {split: ensure_file("svhn", name, download, verify) for split, name in SPLITS.items()}
     return read_svhn_mat(paths["train"]), read_svhn_mat(paths["test"])

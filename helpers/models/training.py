@@ -98,7 +98,7 @@ def evaluate(model, x, y, batch_size=512):
 
 
 def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0, verbose=2,
-            validation_size=None, **options):
+            validation_size=None, source=None, **options):
     """Return architecture ``name`` trained on ``dataset``, from the cache when possible.
 
     The first call trains (deterministically from ``seed``; Keras prints one line
@@ -116,6 +116,8 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
             for MNIST, SVHN and CIFAR-10); small for the test fixtures.
         seed: seeds weights initialisation and shuffling.
         verbose: Keras ``fit`` verbosity (0 silent, 2 one line per epoch).
+        source: which copy of SVHN or CIFAR-10 (``"official"``, ``"arrays"``, ``None``: see
+            :func:`helpers.data.prepare.training_data`); part of the data fingerprint.
         **options: builder options, e.g. ``filters=(3, 6, 12)``.
 
     Returns:
@@ -125,6 +127,8 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
     """
     dataset = dataset or architecture(name).dataset
     split = {} if validation_size is None else {"validation_size": validation_size}
+    if source is not None:
+        split["source"] = source
     data = training_data(dataset, train_size=train_size, **split)
     key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
     path = cache_dir() / f"{name}-{key}"
