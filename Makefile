@@ -5,6 +5,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 PYTEST_ARGS ?=
+# Verified SVHN/CIFAR-10 array copies beside the repository (helpers.data.arrays), when present.
+SHARED_ARRAYS := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_ARRAYS)/PROVENANCE.md),)
+export COURSE_DATA_ARRAYS ?= $(SHARED_ARRAYS)
+endif
 
 .PHONY: all render test data mnist lab lock clean
 

@@ -76,16 +76,19 @@ def test_every_figure_is_drawn_and_nothing_failed(executed, name):
 def test_fixture_data_is_never_shown_under_the_real_name(executed, name, real):
     text = stdout(executed[name])
     assert f"data: TEST FIXTURE in {real}'s file format (synthetic squares, not {real})" in text
-    assert "train (300, 32, 32, 3), test (100, 32, 32, 3), uint8" in text
+    assert ("train (250, 32, 32, 3), validation (50, 32, 32, 3), test (100, 32, 32, 3)" if name == "06_svhn"
+            else "train (300, 32, 32, 3), test (100, 32, 32, 3), uint8") in text
 
 
 def test_svhn_chapter_values(executed):
     text = stdout(executed["06_svhn"])
     assert "test images per digit: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10]" in text
-    assert "seed002_svhn: 2,168,362 parameters, 1 epochs" in text
+    assert "seed002_svhn: 2,168,362 parameters, 1 epochs on 250 images" in text
     assert "conv4  (16, 16, 64)" in text and "conv1: 32 channels" in text and "conv4: 64 channels" in text
-    accuracy = float(text.split("test accuracy ")[1].split(",")[0])
+    assert "Grad-CAM layer conv4: a 16x16 grid over 32x32 pixels" in text
+    accuracy = float(text.split("test accuracy ")[1].split(" ")[0])
     assert accuracy >= 0.3  # the squares are learnable in one epoch; chance is 0.1
+    assert "better than always answering the most common digit: True" in text
 
 
 def test_cifar_chapter_values(executed):

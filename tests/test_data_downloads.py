@@ -15,6 +15,7 @@ from helpers.data.registry import sha256_of
 @pytest.fixture
 def download_dir(tmp_path, monkeypatch):
     monkeypatch.setenv(reg.DOWNLOAD_DIR_ENV, str(tmp_path))
+    monkeypatch.delenv("COURSE_DATA_ARRAYS", raising=False)  # the official files' path, not the array copies
     return tmp_path
 
 
