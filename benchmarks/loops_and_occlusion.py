@@ -34,12 +34,24 @@ LAYER, N_LOOP, N_OCCLUSION, REPEATS = "conv3", 200, 100, 3
 
 
 def best_time(fn, repeats=REPEATS):
-    best, result = float("inf"), None
+    """``(fastest seconds over repeats, last result)``."""
+    times, result = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         result = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, result
+        times.append(time.perf_counter() - t0)
+    return min(times), result
+
+
+def compare_occlusion(title, model, images, targets):
+    """Time the previous per-position occlusion (one run) against the batched helper; print the ratio."""
+    attribution.occlusion(model, images[:2], target=targets[:2])  # warm-up
+    t_old, old = best_time(lambda: occlusion_per_position(model, images, targets), repeats=1)
+    t_new, new = best_time(lambda: attribution.occlusion(model, images, target=targets))
+    print(f"\n{title}")
+    print(f"{'one predict per position (previous code, baseline)':<52} {t_old:8.2f}")
+    print(f"{'helpers.attribution.occlusion (batched, compiled)':<52} {t_new:8.2f}   {t_old / t_new:.1f}x faster")
+    print(f"largest absolute difference of the maps: {np.abs(old - new).max():.2e}")
 
 
 def ours_loop(model, images, targets):
@@ -105,27 +117,12 @@ def main():
         print(f"{label:<52} {t:8.2f} {1000 * t / N_LOOP:9.2f} {t / t_ours:7.1f}x")
     print(f"largest absolute difference of the maps (same resize and scaling): {diff:.2e}")
 
-    x, y = images[:N_OCCLUSION], targets[:N_OCCLUSION]
-    attribution.occlusion(keras_model, x[:2], target=y[:2])
-    t_old, old = best_time(lambda: occlusion_per_position(keras_model, x, y), repeats=1)
-    t_batched, new = best_time(lambda: attribution.occlusion(keras_model, x, target=y))
-    print(f"\nOcclusion of {N_OCCLUSION} images, patch 4, stride 2 (169 positions)")
-    print(f"{'one predict per position (previous code, baseline)':<52} {t_old:8.2f}")
-    print(f"{'helpers.attribution.occlusion (batched, compiled)':<52} {t_batched:8.2f}   "
-          f"{t_old / t_batched:.1f}x faster")
-    print(f"largest absolute difference of the maps: {np.abs(old - new).max():.2e}")
-
-    lines = models.build("seed001_base_lines")  # the issue's case: one 64x64 image, patch 4, stride 2 (961 positions)
+    compare_occlusion(f"Occlusion of {N_OCCLUSION} images, patch 4, stride 2 (169 positions)", keras_model,
+                      images[:N_OCCLUSION], targets[:N_OCCLUSION])
+    lines = models.build("seed001_base_lines")  # the issue's case: one image, one predict per position before
     one = np.random.default_rng(0).random((1,) + tuple(lines.input_shape[1:]), dtype=np.float32)
-    target = np.array([0])
-    attribution.occlusion(lines, one, target=target)
-    t_old, old = best_time(lambda: occlusion_per_position(lines, one, target), repeats=1)
-    t_batched, new = best_time(lambda: attribution.occlusion(lines, one, target=target))
-    print(f"\nOcclusion of one {one.shape[1]}x{one.shape[2]} image (seed 001's Line model), patch 4, stride 2")
-    print(f"{'one predict per position (previous code, baseline)':<52} {t_old:8.2f}")
-    print(f"{'helpers.attribution.occlusion (batched, compiled)':<52} {t_batched:8.2f}   "
-          f"{t_old / t_batched:.1f}x faster")
-    print(f"largest absolute difference of the maps: {np.abs(old - new).max():.2e}")
+    compare_occlusion(f"Occlusion of one {one.shape[1]}x{one.shape[2]} image (seed 001's Line model), patch 4, "
+                      "stride 2", lines, one, np.array([0]))
 
 
 if __name__ == "__main__":

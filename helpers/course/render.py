@@ -225,10 +225,15 @@ def main(argv=None):
     parser.add_argument("--notebook-dir", type=pathlib.Path, default=NOTEBOOK_DIR)
     parser.add_argument("--build-dir", type=pathlib.Path, default=BUILD_DIR)
     parser.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train every model from scratch instead of loading the shipped weights "
+                             "(sets COURSE_RETRAIN=1 for the chapters; refresh them with python -m helpers.models.shipped)")
     parser.add_argument("--update-references", action="store_true",
                         help="refresh the committed notebooks from this (default-parameter) render")
     args = parser.parse_args(argv)
     params = collect_parameters(args.parameter, args.parameters_file, args.quick)
+    if args.retrain:
+        os.environ["COURSE_RETRAIN"] = "1"  # inherited by every chapter's kernel
     if args.update_references and params:
         parser.error("--update-references renders with the default parameters only; drop -p/-f/--quick")
     results = render(discover(args.only, args.notebook_dir), params, args.build_dir, args.timeout, args.update_references)

@@ -1,0 +1,69 @@
+"""Shipped weights: they belong to the current training code, are verified, and seed the cache.
+
+Each shipped entry's name is its cache key; the key is recomputed here from the entry's own
+record with today's builders, recipe and library versions, so a change to any of them that
+would change the weights makes this test fail until the weights are retrained and shipped
+again. A tampered file is refused; a cache miss loads the shipped weights (no training) and
+gives the recorded test accuracy on the real data when it is present.
+"""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from helpers.data import ChecksumError
+from helpers.models import shipped, training
+
+ENTRIES = sorted(shipped.registry())
+
+
+def test_the_registry_lists_exactly_the_shipped_folders():
+    folders = sorted(p.name for p in shipped.WEIGHTS_DIR.iterdir() if p.is_dir()) if shipped.WEIGHTS_DIR.is_dir() else []
+    assert folders == ENTRIES
+    for entry in ENTRIES:
+        assert sorted(shipped.registry()[entry]) == sorted(shipped.FILES)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_every_shipped_entry_matches_the_current_training_code(entry):
+    meta = json.loads((shipped.WEIGHTS_DIR / entry / "meta.json").read_text())
+    key, material = training.cache_key(meta["architecture"], meta["options"], meta["data"], meta["epochs"],
+                                       meta["batch_size"], meta["seed"])
+    assert f"{meta['architecture']}-{key}" == entry, (
+        f"{entry} was trained by other code than today's ({material}); retrain it (make render ARGS=--retrain) "
+        "and ship it again (python -m helpers.models.shipped NAME)")
+    assert shipped.find(entry) == shipped.WEIGHTS_DIR / entry  # every file verified
+
+
+@pytest.mark.parametrize("entry", ENTRIES[:1])
+def test_a_tampered_shipped_file_is_refused(entry, tmp_path, monkeypatch):
+    copy = tmp_path / "weights"
+    shutil.copytree(shipped.WEIGHTS_DIR, copy)
+    (copy / entry / "history.json").write_text("{}")
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", copy)
+    monkeypatch.setattr(shipped, "REGISTRY", copy / "registry.json")
+    with pytest.raises(ChecksumError, match="history.json have sha256"):
+        shipped.find(entry)
+    monkeypatch.setenv(shipped.RETRAIN_ENV, "1")
+    assert shipped.find(entry) is None  # retraining ignores the shipped weights
+
+
+@pytest.mark.skipif(not ENTRIES or not os.environ.get("COURSE_DATA_ARRAYS"),
+                    reason="needs shipped weights and the CIFAR-10 array copy (../shared/data)")
+def test_a_cache_miss_loads_the_shipped_weights_with_their_recorded_accuracy(tmp_path, monkeypatch):
+    from helpers.data import load_cifar10
+    from helpers.models import trained
+
+    entry = next(e for e in ENTRIES if e.startswith("keras_cifar10_cnn-"))
+    meta = json.loads((shipped.WEIGHTS_DIR / entry / "meta.json").read_text())
+    monkeypatch.setenv(training.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(training, "_train", lambda *a, **k: pytest.fail("trained instead of loading"))
+    model = trained("keras_cifar10_cnn", epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"],
+                    validation_size=5000, verbose=0)
+    assert model.course_record.meta["key"] == meta["key"] and (tmp_path / entry / "model.keras").is_file()
+    _, (x_test, y_test) = load_cifar10()
+    accuracy = float(np.mean(model.predict(x_test / 255.0, verbose=0).argmax(axis=1) == y_test))
+    assert accuracy == pytest.approx(meta["test"]["accuracy"], abs=2e-3)
