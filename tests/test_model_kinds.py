@@ -324,3 +324,19 @@ def test_the_cache_never_keeps_a_deleted_model_alive():
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_top_patches_on_non_square_geometry_are_the_units_fields():
+    inp = keras.Input((12, 9, 1))
+    x = L.Conv2D(2, (3, 1), strides=(2, 1), padding="same", name="a")(inp)
+    model = _positive(keras.Model(inp, L.Conv2D(1, (1, 3), name="b")(x)))
+    images = RNG.random((5, 12, 9, 1)).astype(np.float32)
+    top = receptive_field.top_patches(model, images, "b", 0, n=3)
+    field = top["field"]
+    assert top["patches"].shape == (3,) + field.shape + (1,) and field.shape == (3, 3)
+    for patch, index, (row, col) in zip(top["patches"], top["indices"], top["positions"]):
+        (r0, r1), (c0, c1) = field.span(row, 0), field.span(col, 1)
+        expected = np.zeros(field.shape + (1,), np.float32)
+        rr, cc = slice(max(r0, 0), r1 + 1), slice(max(c0, 0), c1 + 1)
+        expected[max(-r0, 0):max(-r0, 0) + len(range(12)[rr]), :len(range(9)[cc])] = images[index][rr, cc]
+        np.testing.assert_array_equal(patch, expected)
