@@ -84,7 +84,7 @@ def ship(cache_entry):
     tmp = target.with_name(target.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    keras.saving.load_model(cache_entry / "model.keras").save_weights(tmp / "model.weights.h5")
+    keras.saving.load_model(cache_entry / "model.keras", compile=False).save_weights(tmp / "model.weights.h5")  # no optimizer state
     for name in ("history.json", "meta.json"):
         shutil.copy2(cache_entry / name, tmp / name)
     shutil.rmtree(target, ignore_errors=True)
