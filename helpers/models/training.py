@@ -156,7 +156,9 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
 def _from_shipped(name, folder, steps, options):
     """The architecture with the shipped weights of ``folder`` and their training record."""
     model = build(name, training_steps=steps, **options)
-    model.load_weights(folder / "model.weights.h5")
+    weights = build(name, compile=False, **options)  # no optimizer: the file holds the model's weights only
+    weights.load_weights(folder / "model.weights.h5")
+    model.set_weights(weights.get_weights())
     history = json.loads((folder / "history.json").read_text())
     meta = json.loads((folder / "meta.json").read_text())
     model.course_record = TrainingRecord(history, meta, "", True)
