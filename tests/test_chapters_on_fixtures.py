@@ -99,3 +99,6 @@ def test_cifar_chapter_values(executed):
         assert shape in text
     logits = [line.split("after: ")[1].split(" -> ") for line in text.splitlines() if "logit before -> after" in line]
     assert len(logits) == 2 and all(float(after) > float(before) for before, after in logits)
+    assert "seed002_cifar10: Grad-CAM at conv2, a 16x16 grid over 32x32 pixels" in text
+    assert "keras_cifar10_cnn: Grad-CAM at conv4, a 13x13 grid over 32x32 pixels" in text
+    assert text.count("class score rose for every class: True") == 2
