@@ -126,6 +126,7 @@ def test_chapter_without_its_data_is_reported_and_left_alone(course, tmp_path, m
 
     notebooks, build = course
     monkeypatch.setenv(reg.DOWNLOAD_DIR_ENV, str(tmp_path / "empty"))
+    monkeypatch.delenv("COURSE_DATA_ARRAYS", raising=False)  # no array copy either
     monkeypatch.setattr(reg.urllib.request, "urlopen", no_network)
     path = notebooks / "03_svhn.ipynb"
     make_notebook(path, "print('never runs')")

@@ -28,7 +28,7 @@ def test_chapter_info_reads_title_and_first_sentence():
     info = report.chapter_info(NOTEBOOKS / "06_svhn.ipynb")
     assert info["title"] == "06 · SVHN: the same tools on colour photographs"
     assert info["summary"].startswith("Street View House Numbers are digits cropped from photographs")
-    assert info["summary"].endswith(".") and info["requires_data"] == ["svhn"] and not info["has_outputs"]
+    assert info["summary"].endswith(".") and info["requires_data"] == ["svhn"] and info["has_outputs"]
 
 
 def test_index_links_only_rendered_chapters(tmp_path):
