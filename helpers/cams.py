@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from helpers.graph import flatten
 from helpers.modelparts import check_images, find_layer, layer_names, positive_int
-from helpers.scoring import (batches, checked_target, class_vector, compiled, normalize_maps, probabilities,
-                             score_model, target_indices)
+from helpers.scoring import (batches, checked_target, choose, class_vector, compiled, normalize_maps,
+                             probabilities, score_model, target_indices)
 
 #: Layers a class activation map is taken from by default: every 2-D convolution kind.
 CONV_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)
@@ -62,7 +62,6 @@ def _weighted_maps(model, images, layer, target, head, batch_size, channel_weigh
     def build():
         @tf.function(reduce_retracing=True)  # a graph: TensorFlow then skips the backward work no map needs
         def run(x, classes):  # classes: one index per image, -1 for the predicted class
-            from helpers.scoring import choose
             return cam_of(x, lambda outputs: choose(outputs, classes))
         return run
 
