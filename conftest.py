@@ -33,8 +33,8 @@ def _nbval_skip_reason(path):
     """
     import nbformat
 
-    from helpers.data.arrays import data_source, load_arrays
-    from helpers.data.registry import DatasetError, ensure_file, entry, is_fixture
+    from helpers.data.arrays import ensure_available
+    from helpers.data.registry import DatasetError, is_fixture
 
     nb = nbformat.read(path, as_version=4)
     needs = nb.metadata.get("course", {}).get("requires_data", [])
@@ -46,11 +46,7 @@ def _nbval_skip_reason(path):
         if is_fixture(name):
             return f"{name} points at test fixtures, not the real data"
         try:
-            if data_source(name) == "arrays":
-                load_arrays(name)
-            else:
-                for record in entry(name)["files"]:
-                    ensure_file(name, record["name"], download=False)
+            ensure_available(name, download=False)
         except DatasetError as err:
             return f"real {name} data not present: {err}"
     return None

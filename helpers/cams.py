@@ -11,7 +11,7 @@ import tensorflow as tf
 from helpers.graph import flatten
 from helpers.modelparts import check_images, find_layer, layer_names, positive_int
 from helpers.scoring import (batches, checked_target, choose, class_vector, compiled, normalize_maps,
-                             probabilities, score_model, target_indices)
+                             probabilities, score_model, target_indices, targets_for)
 
 #: Layers a class activation map is taken from by default: every 2-D convolution kind.
 CONV_LAYERS = (keras.layers.Conv2D, keras.layers.SeparableConv2D, keras.layers.DepthwiseConv2D)
@@ -72,8 +72,7 @@ def _weighted_maps(model, images, layer, target, head, batch_size, channel_weigh
         if callable(target):  # a user's callable may not trace: run it eagerly
             maps.append(cam_of(x, target).numpy())
         else:
-            part = target if target is None or np.ndim(target) == 0 else np.asarray(target)[batch]
-            maps.append(run(x, tf.constant(class_vector(part, len(x)))).numpy())
+            maps.append(run(x, tf.constant(class_vector(targets_for(target, batch), len(x)))).numpy())
     return normalize_maps(np.concatenate(maps), method)
 
 

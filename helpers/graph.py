@@ -82,13 +82,13 @@ class FlatGraph:
         dtype = self.input_dtype if "float" in self.input_dtype else "float32"  # integer images: gradients need floats
         self.input = keras.Input(batch_shape=source.shape, dtype=dtype, name=f"{model.name}__flat_input")
         self.paths, self.calls, self._layers = [], {}, {}
-        self._clones, self._pairs, self._path_by_clone = {}, [], {}
+        self._clones, self._pairs = {}, []
         self._linear, self._relu = frozenset(linear), relu_backward
         outputs = self._run(model, self.input, "")
         self.outputs = tree.flatten(outputs)
         self._tensor_paths = {}
-        for path in self.paths:
-            for tensor in self.calls[path]:
+        for path in self.paths:  # inner layers come before the nested model that returns their tensor
+            for tensor in tree.flatten(self.calls[path]):
                 self._tensor_paths.setdefault(id(tensor), path)  # the innermost layer that made it wins
         self._submodels, self.compiled = {}, {}
         self.refresh(model)
@@ -113,8 +113,6 @@ class FlatGraph:
             out = self._run(op, args[0], path + "/")
         else:
             out = self._clone(op, path)(*args, **kwargs)
-            for tensor in tree.flatten(out):
-                self._path_by_clone[id(tensor._keras_history.operation)] = path
         if path not in self.calls:
             self.paths.append(path)
             self._layers[path] = op
@@ -169,8 +167,7 @@ class FlatGraph:
 
     def path_of(self, tensor):
         """Path of the layer of this graph that produced ``tensor`` (``None`` for the input)."""
-        found = self._tensor_paths.get(id(tensor))
-        return found or self._path_by_clone.get(id(tensor._keras_history.operation))
+        return self._tensor_paths.get(id(tensor))
 
     def clone(self, path):
         """The copied layer at ``path`` (for reading its configuration)."""

@@ -11,8 +11,8 @@ copy with the same weights), and answers bad input with a ``ValueError`` or
   where things are in the model's graph (layers by name, ``outer/inner`` path,
   index or layer object).
 - :func:`check_images`: a float32 batch of the shape the model expects.
-- :func:`model_copy`, :func:`layer_model`, :func:`logit_model`: sub-models, always
-  safe to modify.
+- :func:`layer_model`, :func:`logit_model`: sub-models on the flat copy (:mod:`helpers.graph`),
+  cached with it (read them, do not change their layers).
 - :func:`channel_indices`, :func:`check_target`, :func:`positive_int`,
   :func:`positive_number`: the numbers users pass (defined in :mod:`helpers.arguments`).
 """
@@ -108,9 +108,7 @@ def layer_output(model, layer):
     Built on the cached flat copy (:mod:`helpers.graph`): the user's model is neither
     called nor changed, nested layers are reachable, and asking again costs nothing.
     """
-    path = find_layer(model, layer)
-    flat = flatten(model)
-    return flat.submodel(flat.output(path), key=("output", path))
+    return layer_model(model, layer)
 
 
 # ----------------------------------------------------------------------------- images
@@ -276,15 +274,3 @@ def logit_model(model, head=None, relu_backward=None):
         scores = flat.submodel(tensor, key=key)
         scores.head_kind = kind
     return scores, path
-
-
-def model_copy(model):
-    """A copy of ``model`` with the same weights and new layer objects: safe to modify."""
-    check_model(model)
-    try:
-        copy = keras.models.clone_model(model)
-    except Exception as err:  # a layer that cannot be cloned; say so instead of modifying the original
-        raise ValueError(f"model {model.name!r} ({type(model).__name__}) cannot be copied with "
-                         f"keras.models.clone_model ({err}); rebuild it as a functional or Sequential model") from err
-    copy.set_weights(model.get_weights())
-    return copy

@@ -108,21 +108,14 @@ def required_data(path):
 def missing_data(names):
     """Fetch and verify data sets ``names`` (or their array copies, :mod:`helpers.data.arrays`);
     return the first error message, or "" when all are here."""
-    from helpers.data.arrays import data_source, load_arrays
-    from helpers.data.registry import DatasetError, ensure_file, entry
+    from helpers.data.arrays import ensure_available
+    from helpers.data.registry import DatasetError
 
     for name in names:
-        if data_source(name) == "arrays":
-            try:
-                load_arrays(name)
-            except DatasetError as err:
-                return str(err)
-            continue
-        for record in entry(name)["files"]:
-            try:
-                ensure_file(name, record["name"])
-            except DatasetError as err:
-                return str(err)
+        try:
+            ensure_available(name)
+        except DatasetError as err:
+            return str(err)
     return ""
 
 

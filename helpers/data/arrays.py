@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from helpers.data.registry import ChecksumError, DatasetUnavailable, download_dir, entry, shown
+from helpers.data.registry import ChecksumError, DatasetUnavailable, download_dir, ensure_file, entry, shown
 
 ARRAYS_ENV = "COURSE_DATA_ARRAYS"
 
@@ -98,3 +98,17 @@ def data_source(name, source=None, directory=None):
     if all((download_dir(name) / r["name"]).is_file() for r in entry(name)["files"]):
         return "official"
     return "arrays" if has_arrays(name, directory) else "official"
+
+
+def ensure_available(name, download=True):
+    """Check that data set ``name`` can be loaded here: its array copy verified when the loaders
+    would read it (:func:`data_source`), else its official files verified (fetched when ``download``).
+
+    Raises:
+        DatasetError: the copy or a file is missing, not downloadable or corrupt (the message names it).
+    """
+    if data_source(name) == "arrays":
+        load_arrays(name)
+        return
+    for record in entry(name)["files"]:
+        ensure_file(name, record["name"], download=download)

@@ -129,9 +129,7 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
     """
     dataset = dataset or architecture(name).dataset
     split = {} if validation_size is None else {"validation_size": validation_size}
-    if source is not None:
-        split["source"] = source
-    data = training_data(dataset, train_size=train_size, **split)
+    data = training_data(dataset, train_size=train_size, source=source, **split)
     key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
     path = cache_dir() / f"{name}-{key}"
     model = _cached(path)
