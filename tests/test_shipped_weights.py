@@ -63,7 +63,35 @@ def test_a_cache_miss_loads_the_shipped_weights_with_their_recorded_accuracy(tmp
     monkeypatch.setattr(training, "_train", lambda *a, **k: pytest.fail("trained instead of loading"))
     model = trained("keras_cifar10_cnn", epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"],
                     validation_size=5000, verbose=0)
-    assert model.course_record.meta["key"] == meta["key"] and (tmp_path / entry / "model.keras").is_file()
+    assert model.course_record.meta["key"] == meta["key"] and model.course_record.from_cache
     _, (x_test, y_test) = load_cifar10()
     accuracy = float(np.mean(model.predict(x_test / 255.0, verbose=0).argmax(axis=1) == y_test))
     assert accuracy == pytest.approx(meta["test"]["accuracy"], abs=2e-3)
+
+
+def test_shipped_weights_come_before_this_machines_cache_and_shipped_false_trains(tmp_path, monkeypatch):
+    """Chapters 02-07 show the shipped network even after chapter 01 trained its own copy here."""
+    from helpers.models import trained
+
+    entry = next(e for e in ENTRIES if e.startswith("seed000_mnist-"))
+    meta = json.loads((shipped.WEIGHTS_DIR / entry / "meta.json").read_text())
+    monkeypatch.setenv(training.CACHE_ENV, str(tmp_path))
+    args = dict(epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"], verbose=0)
+    calls = []
+
+    def fake_train(name, *rest):  # stands for chapter 01's own training: other weights, same key
+        model = training.build(name, compile=True)
+        model.course_record = training.TrainingRecord({}, {**meta, "origin": "here"}, "", False)
+        calls.append(name)
+        return model
+
+    monkeypatch.setattr(training, "_train", fake_train)
+    own = trained("seed000_mnist", shipped=False, **args)
+    assert calls == ["seed000_mnist"] and (tmp_path / entry / "model.keras").is_file()
+    shown = trained("seed000_mnist", **args)
+    assert shown.course_record.path == str(shipped.WEIGHTS_DIR / entry) and calls == ["seed000_mnist"]
+    differs = [not np.array_equal(a, b) for a, b in zip(own.get_weights(), shown.get_weights())]
+    assert all(differs[:2])  # the kernels and biases of conv1: chapter 01's copy is not the one shown
+    assert trained("seed000_mnist", shipped=False, **args).course_record.path == str(tmp_path / entry)
+    monkeypatch.setenv(shipped.RETRAIN_ENV, "1")  # --retrain: the cache (retrained here) is used
+    assert trained("seed000_mnist", **args).course_record.path == str(tmp_path / entry)

@@ -2,11 +2,13 @@
 
 Every ``notebooks/NN_*.ipynb`` is executed with papermill (kernel ``python3``,
 working directory ``notebooks/``). Executed notebooks and HTML copies go to
-``build/``; a summary table (chapter, status, seconds) ends the run and the
+``build/``; a summary table (chapter, status, seconds, checked claims:
+:mod:`helpers.claims`) ends the run and the
 report ``build/index.html`` is rebuilt (:mod:`helpers.course.report`). A failing
 chapter is reported with its error cell and does not stop the others; its
 partial output is kept as ``build/NN_*.failed.ipynb`` and never replaces a good
-result. With ``--update-references`` the committed notebooks in ``notebooks/``
+result; a false claim fails its chapter like any error (the message names the chapter,
+the cell and the sentence with its numbers) and the run exits 1. With ``--update-references`` the committed notebooks in ``notebooks/``
 are refreshed from a successful default render (volatile metadata stripped).
 
 A chapter that needs a data set that cannot be shipped (``metadata.course.requires_data``
@@ -25,6 +27,7 @@ import time
 import nbformat
 import yaml
 
+from helpers.claims import count_checked
 from helpers.data.registry import REPO_ROOT
 from helpers.course.report import build_report, to_html
 
@@ -120,7 +123,7 @@ def missing_data(names):
 
 
 def render_one(path, params, build_dir, timeout, update_references):
-    """Execute one chapter; return ``(status, seconds, message)``."""
+    """Execute one chapter; return ``(status, seconds, message, claims)`` (claims: checked claims that held)."""
     import papermill
 
     from helpers.data.registry import is_fixture
@@ -129,7 +132,7 @@ def render_one(path, params, build_dir, timeout, update_references):
     needs = required_data(path)
     problem = missing_data(needs)
     if problem:
-        return "NO DATA", 0.0, problem
+        return "NO DATA", 0.0, problem, 0
     fixtures = [name for name in needs if is_fixture(name)]
     declared = declared_parameters(path)
     chosen = {k: v for k, v in params.items() if k in declared}
@@ -146,7 +149,7 @@ def render_one(path, params, build_dir, timeout, update_references):
         seconds = time.perf_counter() - start
         if partial.exists():
             os.replace(partial, build_dir / f"{path.stem}.failed.ipynb")
-        return "FAILED", seconds, describe_failure(err)
+        return "FAILED", seconds, f"{path.name}, {describe_failure(err)}", 0
     finally:
         if saved is None:
             os.environ.pop("COURSE_PROGRESS", None)
@@ -154,14 +157,15 @@ def render_one(path, params, build_dir, timeout, update_references):
             os.environ["COURSE_PROGRESS"] = saved
     seconds = time.perf_counter() - start
     nb = nbformat.read(partial, as_version=4)
+    claims = count_checked(nb)
     _write_atomically(build_dir / f"{path.stem}.html", to_html(nb))
     os.replace(partial, build_dir / path.name)
     (build_dir / f"{path.stem}.failed.ipynb").unlink(missing_ok=True)
     if update_references and fixtures:
-        return "ok", seconds, f"committed notebook kept: {', '.join(fixtures)} points at test fixtures, not real data"
+        return "ok", seconds, f"committed notebook kept: {', '.join(fixtures)} points at test fixtures, not real data", claims
     if update_references:
         _write_atomically(path, nbformat.writes(strip_volatile(nb)) + "\n")
-    return "ok", seconds, ""
+    return "ok", seconds, "", claims
 
 
 def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_references=False):
@@ -172,21 +176,22 @@ def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_referenc
     results = []
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.name}", flush=True)
-        status, seconds, message = render_one(path, params, build_dir, timeout, update_references)
+        status, seconds, message, claims = render_one(path, params, build_dir, timeout, update_references)
         if message:
             print(f"    {status}: {message}", file=sys.stderr, flush=True)
-        results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "error": message,
-                        "rendered": time.strftime("%Y-%m-%d %H:%M")})
+        results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "claims": claims,
+                        "error": message, "rendered": time.strftime("%Y-%m-%d %H:%M")})
     return results
 
 
 def print_summary(results):
     """Print the chapter / status / seconds table."""
     width = max(len(r["chapter"]) for r in results)
-    print(f"\n{'chapter':<{width}}  status   seconds")
+    print(f"\n{'chapter':<{width}}  status   seconds  claims")
     for r in results:
-        print(f"{r['chapter']:<{width}}  {r['status']:<7}  {r['seconds']:>7.1f}")
-    print(f"{'total':<{width}}  {'':<7}  {sum(r['seconds'] for r in results):>7.1f}")
+        print(f"{r['chapter']:<{width}}  {r['status']:<7}  {r['seconds']:>7.1f}  {r.get('claims', 0):>6}")
+    print(f"{'total':<{width}}  {'':<7}  {sum(r['seconds'] for r in results):>7.1f}  "
+          f"{sum(r.get('claims', 0) for r in results):>6}")
 
 
 def write_summary(path, results):

@@ -98,7 +98,7 @@ def evaluate(model, x, y, batch_size=512):
 
 
 def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0, verbose=2,
-            validation_size=None, source=None, **options):
+            validation_size=None, source=None, shipped=True, **options):
     """Return architecture ``name`` trained on ``dataset``, from the cache when possible.
 
     The first call trains (deterministically from ``seed``; Keras prints one line
@@ -120,6 +120,8 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
         verbose: Keras ``fit`` verbosity (0 silent, 2 one line per epoch).
         source: which copy of SVHN or CIFAR-10 (``"official"``, ``"arrays"``, ``None``: see
             :func:`helpers.data.prepare.training_data`); part of the data fingerprint.
+        shipped: use the shipped weights of this training when there are any (default);
+            False trains here (or reuses this machine's cache), as chapter 01 does in the open.
         **options: builder options, e.g. ``filters=(3, 6, 12)``.
 
     Returns:
@@ -132,22 +134,21 @@ def trained(name, dataset=None, epochs=3, batch_size=64, train_size=None, seed=0
     data = training_data(dataset, train_size=train_size, source=source, **split)
     key, material = cache_key(name, options, data.fingerprint, epochs, batch_size, seed)
     path = cache_dir() / f"{name}-{key}"
+    if shipped:
+        from helpers.models import shipped as shipped_weights  # here: `python -m helpers.models.shipped` runs it
+
+        folder = shipped_weights.find(path.name)  # trained by the course and committed: verified, then loaded
+        if folder is not None:
+            return _from_shipped(name, folder, -(-len(data.x_train) // batch_size) * epochs, options)
     model = _cached(path)
     if model is not None:
         return model
     path.parent.mkdir(parents=True, exist_ok=True)
     with _entry_lock(path):  # one process trains an entry; the others wait here, then load it
         model = _cached(path, quiet=True)
-        if model is not None:
-            return model
-        from helpers.models import shipped  # here: `python -m helpers.models.shipped` must not find it imported
-
-        folder = shipped.find(path.name)  # trained by the course and committed: verified, then loaded
-        if folder is not None:
-            model = _from_shipped(name, folder, -(-len(data.x_train) // batch_size) * epochs, options)
-        else:
+        if model is None:
             model = _train(name, data, dataset, epochs, batch_size, seed, verbose, options, material, key)
-        _save(model, path)
+            _save(model, path)
     return model
 
 
@@ -159,7 +160,7 @@ def _from_shipped(name, folder, steps, options):
     model.set_weights(weights.get_weights())
     history = json.loads((folder / "history.json").read_text())
     meta = json.loads((folder / "meta.json").read_text())
-    model.course_record = TrainingRecord(history, meta, "", True)
+    model.course_record = TrainingRecord(history, meta, str(folder), True)
     return model
 
 

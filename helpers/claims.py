@@ -1,0 +1,89 @@
+"""Checked claims: a sentence of the course's prose that is tested every time the chapter runs.
+
+A chapter states a result right after the cell that computes its evidence::
+
+    claim("The network classifies {accuracy:.2%} of the test digits correctly, at least 99 %.",
+          accuracy >= 0.99, accuracy=accuracy)
+
+The sentence is written from the numbers (``str.format`` with the keyword arguments), so it
+cannot drift from them, and it is printed with a check mark. When the condition is false,
+:class:`ClaimFailed` is raised: the cell fails, so ``make render`` reports the chapter as
+FAILED with the cell and the sentence with its numbers, and nbval fails in ``make test``.
+A claim about a trained network states a margin (``>= 0.99``, "at least 40 of 64"), never an
+exact digit, so it holds for weights trained on any CPU type.
+"""
+
+import math
+import numbers as _numbers
+
+import numpy as np
+
+#: Printed before every claim that held; :func:`count_checked` counts it in executed notebooks.
+MARK = "\u2714 checked:"
+
+
+class ClaimFailed(AssertionError):
+    """A sentence of the chapter is false for the numbers just computed."""
+
+
+def _plain(value):
+    """Python scalars for NumPy scalars (so that format specs and messages read the same)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(value):
+    value = _plain(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return repr(value)
+
+
+def claim(sentence, holds, **numbers):
+    """Check ``holds`` and print ``sentence`` written from ``numbers``; raise when it is false.
+
+    Args:
+        sentence: the claim as it should read, with ``{name:format}`` fields for the numbers
+            it quotes (``"{accuracy:.2%}"``); every field must be given in ``numbers``.
+        holds: the condition that makes the sentence true: a Python or NumPy bool (an
+            array is refused: reduce it with ``.all()`` or ``.any()`` to say which you mean).
+        **numbers: the values the sentence quotes and the condition was computed from;
+            a NaN among them fails the claim whatever ``holds`` says.
+
+    Returns:
+        The sentence as printed (without the mark).
+
+    Raises:
+        ClaimFailed: the condition is false or a number is NaN; the message gives the
+            sentence and the numbers (the render adds the chapter and the cell).
+        TypeError: ``holds`` is not a single bool.
+        KeyError: the sentence names a number that was not passed.
+    """
+    if isinstance(holds, np.ndarray) or not isinstance(holds, (bool, np.bool_)):
+        raise TypeError(f"claim condition must be one bool, got {type(holds).__name__}"
+                        f"{' of shape ' + str(holds.shape) if isinstance(holds, np.ndarray) else ''}; "
+                        "reduce an array with .all() or .any()")
+    values = {name: _plain(value) for name, value in numbers.items()}
+    try:
+        text = sentence.format(**values)
+    except KeyError as err:
+        raise KeyError(f"the claim names {err} but only {sorted(values) or 'no numbers'} were passed") from None
+    nan = [name for name, v in values.items()
+           if isinstance(v, _numbers.Real) and not isinstance(v, bool) and math.isnan(v)]
+    if not holds or nan:
+        listed = ", ".join(f"{name}={_shown(v)}" for name, v in values.items()) or "no numbers"
+        raise ClaimFailed(f"false claim: {text!r} does not hold for {listed}"
+                          + (f" (NaN: {', '.join(nan)})" if nan else ""))
+    print(f"{MARK} {text}")
+    return text
+
+
+def count_checked(nb):
+    """Number of claims that held in executed notebook ``nb`` (an ``nbformat`` node)."""
+    total = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                total += sum(line.startswith(MARK) for line in output.get("text", "").splitlines())
+    return total
