@@ -20,11 +20,14 @@ replaced atomically; a symbolic link there is replaced, never followed).
 """
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
 import secrets
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
 
@@ -38,10 +41,16 @@ from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, for_chapt
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
 _RUNNER = pathlib.Path(__file__).with_name("sandbox_runner.py")
 _MAX_RESULTS_BYTES = 2**20
+_MAX_OUTPUT_VALUES = 10**7
 
 
 def read_submission(path):
-    """``(notebook or None, problem message)`` for the file at ``path``."""
+    """``(notebook or None, problem message)`` for the file at ``path``; a symbolic link or anything but a
+    regular file is refused (a link could point at another student's notebook or at the solutions)."""
+    if pathlib.Path(path).is_symlink():
+        return None, f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
+    if pathlib.Path(path).exists() and not _regular(path):
+        return None, f"{path} is not a regular file"
     try:
         nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
@@ -88,14 +97,22 @@ def write_job(workdir, cells, cell_timeout, seed):
     return inputs
 
 
+def _regular(path):
+    """True for a regular file (not a link, pipe, socket or device: opening a pipe would block the grader)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def read_results(workdir):
-    """The runner's ``results.json`` as a dict (empty when missing, too large or malformed)."""
+    """The runner's ``results.json`` as a dict (empty when missing, not a regular file, too large or malformed)."""
     path = workdir / "results.json"
     try:
-        if path.is_symlink() or path.stat().st_size > _MAX_RESULTS_BYTES:
+        if not _regular(path) or path.stat().st_size > _MAX_RESULTS_BYTES:
             return {}
         results = json.loads(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # deeply nested brackets exhaust the parser's recursion
         return {}
     return results if isinstance(results, dict) else {}
 
@@ -106,17 +123,30 @@ def _output(workdir, name, index, status):
         return str(status)[:300] if isinstance(status, str) else "no output (the function never ran)"
     path = workdir / f"out_{name}_{index}.npy"
     try:
-        if path.is_symlink():
+        if not _regular(path):
             raise OSError("not a plain file")
-        return np.load(path, allow_pickle=False)
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # a header cannot claim more than the file holds
+        if mapped.size > _MAX_OUTPUT_VALUES:
+            raise ValueError(f"{mapped.size} values, more than any check expects")
+        return np.array(mapped)
     except (OSError, ValueError) as err:
         return f"its output could not be read ({type(err).__name__})"
 
 
+@contextlib.contextmanager
+def _workdir():
+    """A fresh sandbox directory, removed afterwards by ``rm -rf`` (thousands of nested directories
+    left by a submission would exhaust ``shutil.rmtree``'s recursion)."""
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="grade-"))
+    try:
+        yield tmp
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(tmp)], check=False)
+
+
 def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True):
     """Run ``cells`` (``{exercise: source}``) in a sandbox; return ``{exercise: record}`` and a note."""
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        workdir = pathlib.Path(tmp)
+    with _workdir() as workdir:
         inputs = write_job(workdir, cells, cell_timeout, seed)
         code, _ = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate)
         note = f"grading stopped after the total limit of {total_timeout:g} s" if code is None else ""

@@ -9,7 +9,15 @@ Python interpreter inside `bubblewrap <https://github.com/containers/bubblewrap>
   ``helpers`` package and its checks) is not there at all;
 - one writable directory, the sandbox (mounted at ``/sandbox``), and a private ``/tmp``;
 - no network, its own process tree (every process it starts, ``setsid`` daemons
-  included, is killed when it ends or is stopped) and a size limit on every file.
+  included, is killed when it ends or is stopped);
+- its own user namespace in which the code runs as ``nobody`` with no capabilities
+  (``--cap-drop ALL``): no remount, no way to make the read-only directories writable,
+  also when the grader runs as root (a container, CI). Of ``/etc`` only the loader's
+  cache is there, so root-owned secrets (``/etc/shadow``) are not even visible;
+- an empty environment, for bubblewrap itself too (``/proc/1/environ`` shows nothing of
+  the grader's), and limits (:data:`LIMITS`): memory and processes of the whole run (a control
+  group, :mod:`helpers.grading.limits`, where the machine allows one; else the address
+  space of each process), the size of every file, and the sizes of ``/tmp`` and ``/dev/shm``.
 
 Without bubblewrap :func:`run` refuses (:class:`SandboxUnavailable`, naming the
 package to install) unless ``isolate=False`` is passed on purpose: the code then runs
@@ -24,9 +32,16 @@ import signal
 import subprocess
 import sys
 
+from helpers.grading.limits import ControlGroup
+
 MOUNT_POINT = "/sandbox"
 FILE_SIZE_LIMIT = 64 * 2**20
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc")
+#: Limits of a sandboxed run, stated in the README.
+LIMITS = {"memory": 2 * 2**30, "processes": 64, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
+          "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20}
+#: The user the code runs as inside the sandbox (``nobody``).
+UNPRIVILEGED = 65534
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -70,8 +85,9 @@ def command(workdir, argv):
                                  "`apt-get install bubblewrap` (Debian/Ubuntu), or pass --no-sandbox to "
                                  "run them unisolated (only for notebooks you trust)")
     python = _python_paths()
-    args = [executable, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [executable, "--unshare-all", "--unshare-user", "--uid", str(UNPRIVILEGED), "--gid", str(UNPRIVILEGED),
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev",
+            "--size", str(LIMITS["/dev/shm"]), "--tmpfs", "/dev/shm", "--size", str(LIMITS["/tmp"]), "--tmpfs", "/tmp"]
     for path in _SYSTEM:
         args += ["--ro-bind-try", path, path]
     for path in python:
@@ -89,6 +105,7 @@ def command(workdir, argv):
 def _limits():
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (LIMITS["address space"], LIMITS["address space"]))
 
 
 def run(workdir, script, args=(), timeout=300, isolate=True):
@@ -109,14 +126,19 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
     python = pathlib.Path(sys.executable)
     if isolate:
         argv = command(workdir, [python, "-I", script, *args])
-        cwd = workdir
+        env = {"PATH": "/usr/bin:/bin"}  # bubblewrap's own environment is readable inside as /proc/1/environ
     else:
-        argv, cwd = [str(python), "-I", script, *map(str, args)], workdir
+        argv = [str(python), "-I", script, *map(str, args)]
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)}
     log = workdir / "output.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_limits,
-                                   env=None if isolate else {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
+    group = ControlGroup(LIMITS["memory"], LIMITS["processes"])
+    with group, open(log, "w+b") as out:  # read back through this handle: the code may replace the file by a pipe
+        def prepare():
+            group.join()
+            _limits()
+
+        process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=prepare, env=env)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -127,7 +149,8 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
             except ProcessLookupError:
                 pass
             process.wait()
-    tail = log.read_bytes()[-2000:].decode("utf-8", "replace") if log.exists() else ""
+        out.seek(max(0, os.fstat(out.fileno()).st_size - 2000))
+        tail = out.read(2000).decode("utf-8", "replace")
     return code, tail
 
 
@@ -141,7 +164,8 @@ def ensure_works():
 
         with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
             argv = command(tmp, [pathlib.Path(sys.executable), "-I", "-c", "import numpy"])
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, preexec_fn=_limits,
+                                  env={"PATH": "/usr/bin:/bin"})
         _WORKS["ok"] = done.returncode == 0
         _WORKS["why"] = (done.stderr or done.stdout).strip()[-300:]
     if not _WORKS["ok"]:

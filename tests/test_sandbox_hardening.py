@@ -1,0 +1,137 @@
+"""The sandbox holds against a class of determined students, also when the grader runs as root.
+
+Each test is one attack from the grader's audit: capabilities and remounting, secrets in the
+environment or in /etc, memory, processes, shared memory, named pipes in place of result
+files, forged output headers, nested brackets, thousands of nested directories, symlinked
+submissions. Each asserts what the attacker gets: nothing, and the grader finishes.
+"""
+
+import json
+import os
+import pathlib
+import time
+
+import nbformat
+import numpy as np
+import pytest
+
+from helpers.grading import grade, sandbox
+from helpers.grading.limits import ControlGroup
+
+pytestmark = pytest.mark.usefixtures("bubblewrap")
+
+
+def inside(tmp_path, code, timeout=60):
+    """Run ``code`` in the sandbox; return (exit code, output tail)."""
+    (tmp_path / "probe.py").write_text(code)
+    return sandbox.run(tmp_path, "probe.py", timeout=timeout)
+
+
+def test_no_capabilities_no_remount_no_secrets_whoever_runs_the_grader(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTRUCTOR_SECRET", "s3cr3t-token")
+    code, out = inside(tmp_path, """
+import os, subprocess
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print("CapEff", status["CapEff"].strip(), "uid", os.getuid())
+for path in ("/usr", "/proc/1"):
+    done = subprocess.run(["mount", "-o", "remount,bind,rw", path], capture_output=True)
+    print("remount", path, done.returncode)
+print("shadow", os.path.exists("/etc/shadow"))
+print("environ", open("/proc/1/environ", "rb").read().replace(b"\\0", b" ").decode())
+print("secret", "s3cr3t" in repr(os.environ))
+""")
+    assert code == 0, out
+    assert f"CapEff 0000000000000000 uid {sandbox.UNPRIVILEGED}" in out
+    assert "remount /usr 0" not in out and "remount /proc/1 0" not in out and out.count("remount") == 2
+    assert "shadow False" in out and "secret False" in out and "s3cr3t" not in out
+
+
+def test_memory_processes_and_shared_memory_are_limited(tmp_path):
+    size = 3 if _cgroup_enforced() else 5  # 3 GiB against the group's 2 GiB; else beyond the 4 GiB address space
+    code, out = inside(tmp_path, f"""
+import numpy as np
+a = np.ones({size} * 2**30 // 8)
+print("allocated", a.sum())
+""")
+    assert code != 0 and "allocated" not in out  # killed by the group, or MemoryError under the address-space limit
+    code, out = inside(tmp_path, """
+import os, time
+started = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(5)
+            os._exit(0)
+        started += 1
+    except OSError:
+        break
+print("started", started)
+""", timeout=30)
+    started = int(out.split("started")[-1])
+    assert started < (sandbox.LIMITS["processes"] if _cgroup_enforced() else 200)
+    code, out = inside(tmp_path, """
+written = 0
+try:
+    with open("/dev/shm/fill", "wb") as f:
+        for _ in range(960):
+            f.write(b"x" * 2**20)
+            written += 1
+except OSError as err:
+    print("stopped", type(err).__name__)
+print("MiB", written)
+""")
+    assert "stopped OSError" in out and int(out.split("MiB")[-1]) <= sandbox.LIMITS["/dev/shm"] // 2**20
+
+
+def _cgroup_enforced():
+    with ControlGroup(2**30, 64) as group:
+        return "pids.max" in group.enforced
+
+
+def test_a_pipe_in_place_of_the_log_or_the_results_does_not_block_the_grader(tmp_path):
+    start = time.monotonic()
+    code, out = inside(tmp_path, """
+import os
+print("before")
+os.unlink("output.log"); os.mkfifo("output.log")
+os.mkfifo("results.json"); os.mkfifo("out_x_0.npy")
+""")
+    assert code == 0 and "before" in out
+    assert grade.read_results(tmp_path) == {}
+    assert grade._output(tmp_path, "x", 0, "ok") == "its output could not be read (OSError)"
+    assert time.monotonic() - start < 30
+
+
+def test_forged_results_and_outputs_are_read_as_nothing(tmp_path):
+    (tmp_path / "results.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert grade.read_results(tmp_path) == {}
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(3))
+    header["shape"] = (10**12,)
+    with open(tmp_path / "out_x_0.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(np.zeros(3).tobytes())
+    message = grade._output(tmp_path, "x", 0, "ok")
+    assert isinstance(message, str) and message.startswith("its output could not be read")
+
+
+def test_thousands_of_nested_directories_are_cleaned_up():
+    with grade._workdir() as workdir:
+        fd = os.open(workdir, os.O_RDONLY)
+        for _ in range(3000):  # deeper than any path may be long: made relative to each parent
+            os.mkdir("d", dir_fd=fd)
+            fd, parent = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+            os.close(parent)
+        os.close(fd)
+        kept = workdir
+    assert not kept.exists()
+
+
+def test_a_symlinked_submission_is_refused(tmp_path):
+    real = tmp_path / "someone_else.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), real)
+    link = tmp_path / "02_activations.ipynb"
+    link.symlink_to(real)
+    report = grade.grade(link, isolate=False)
+    assert report["score"] == 0 and "is a symbolic link" in report["problem"]
+    json.dumps(report)  # the report stays serializable
+    assert pathlib.Path(report["submission"]) == link
