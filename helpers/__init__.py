@@ -28,7 +28,23 @@ Importing :mod:`helpers` does not import TensorFlow, so that :func:`setup` can
 silence TensorFlow's logging before TensorFlow starts.
 """
 
-from helpers.runtime import setup
+import os as _os
+import sys as _sys
+
+
+def _grader_ignores_the_working_directory():
+    """``python -m helpers.grading...`` puts the working directory first on ``sys.path``; in a class
+    folder a student's ``secrets.py`` or ``numpy.py`` would then run in the grader, unsandboxed.
+    For the grading commands it is dropped before anything else is imported."""
+    argv = getattr(_sys, "orig_argv", [])
+    if "-m" in argv[:-1] and argv[argv.index("-m") + 1].startswith("helpers.grading") and _sys.path \
+            and _sys.path[0] in ("", _os.getcwd()):
+        _sys.path.pop(0)
+
+
+_grader_ignores_the_working_directory()
+
+from helpers.runtime import setup  # noqa: E402
 
 __all__ = ["setup"]
 __version__ = "0.1.0"

@@ -135,3 +135,29 @@ def test_a_symlinked_submission_is_refused(tmp_path):
     assert report["score"] == 0 and "is a symbolic link" in report["problem"]
     json.dumps(report)  # the report stays serializable
     assert pathlib.Path(report["submission"]) == link
+
+
+def test_instructor_paths_a_student_module_a_stray_file_an_empty_glob_a_duplicate(tmp_path):
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    (tmp_path / "secrets.py").write_text("open('PWNED', 'w').write('ran in the grader')\n")
+    (tmp_path / "numpy.py").write_text("open('PWNED', 'w').write('ran in the grader')\n")
+    (tmp_path / "02_activations.txt").write_text("not a notebook")
+    (tmp_path / "02_activations.grade.json").write_text('{"score": 1.5}')
+    run = lambda *a: subprocess.run([sys.executable, "-m", *a], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                    timeout=300)
+    done = run("helpers.grading.grade", "02_activations.txt", "--no-sandbox")
+    assert done.returncode == 2 and "not a notebook (.ipynb)" in done.stderr
+    assert (tmp_path / "02_activations.grade.json").read_text() == '{"score": 1.5}'  # untouched
+    done = run("helpers.grading.grade_class", "subs/*.ipynb", "--serial", "--no-sandbox")
+    assert done.returncode == 2 and "a pattern that matched no file?" in done.stderr
+    assert not (tmp_path / "PWNED").exists()  # neither module was imported by the grader
+    student = repo / "assignments" / "02_activations.ipynb"
+    (tmp_path / "a.ipynb").write_bytes(student.read_bytes())
+    done = run("helpers.grading.grade_class", "a.ipynb", "./a.ipynb", "--serial", "--no-sandbox")
+    assert done.returncode == 0, done.stderr
+    assert "listed twice" in done.stderr and len((tmp_path / "class_scores.csv").read_text().splitlines()) == 2
+    assert not (tmp_path / "PWNED").exists()

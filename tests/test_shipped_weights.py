@@ -95,3 +95,20 @@ def test_shipped_weights_come_before_this_machines_cache_and_shipped_false_train
     assert trained("seed000_mnist", shipped=False, **args).course_record.path == str(tmp_path / entry)
     monkeypatch.setenv(shipped.RETRAIN_ENV, "1")  # --retrain: the cache (retrained here) is used
     assert trained("seed000_mnist", **args).course_record.path == str(tmp_path / entry)
+
+
+def test_a_short_retrain_reproduces_a_shipped_entry(tmp_path, monkeypatch):
+    """The smallest shipped network, retrained here by today's code, matches what ships: same key,
+    test accuracy within 0.005, every weight within 0.05 (another float path moves the last bits)."""
+    from helpers.models import trained
+
+    entry = next(e for e in ENTRIES if e.startswith("seed000_same-")
+                 and json.loads((shipped.WEIGHTS_DIR / e / "meta.json").read_text())["options"]["filters"] == [3, 6, 12])
+    meta = json.loads((shipped.WEIGHTS_DIR / entry / "meta.json").read_text())
+    monkeypatch.setenv(training.CACHE_ENV, str(tmp_path))
+    args = dict(epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"], verbose=0, filters=(3, 6, 12))
+    fresh = trained("seed000_same", shipped=False, **args)
+    reference = trained("seed000_same", **args)
+    assert not fresh.course_record.from_cache and fresh.course_record.meta["key"] == meta["key"]
+    assert abs(fresh.course_record.meta["test"]["accuracy"] - meta["test"]["accuracy"]) < 0.005
+    assert max(float(np.abs(a - b).max()) for a, b in zip(fresh.get_weights(), reference.get_weights())) < 0.05

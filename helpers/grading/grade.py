@@ -234,6 +234,18 @@ def write_report(report, output):
         raise
 
 
+def submission_problem(path):
+    """Why ``path`` cannot be graded as a submission file, or "" (a shell glob that matched nothing
+    arrives as its literal pattern; any other suffix would write the ``.grade.json`` of a notebook)."""
+    path = pathlib.Path(path)
+    if not path.exists() and not path.is_symlink():
+        return (f"{path} does not exist" + (" (a pattern that matched no file?)" if any(c in str(path) for c in "*?[")
+                                              else ""))
+    if path.suffix != ".ipynb":
+        return f"{path} is not a notebook (.ipynb); only notebooks are graded"
+    return ""
+
+
 def print_table(report):
     """The per-exercise score table."""
     print(f"{'exercise':<24} {'chapter':>7} {'checks':>7} {'score':>11}")
@@ -256,6 +268,10 @@ def main(argv=None):
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run the submission without bubblewrap (it can then read and write your files)")
     args = parser.parse_args(argv)
+    problem = submission_problem(args.submission)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         report = grade(args.submission, args.cell_timeout, args.total_timeout, args.seed, not args.no_sandbox)
     except sandbox.SandboxUnavailable as err:

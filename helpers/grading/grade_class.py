@@ -86,8 +86,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from helpers.grading import grade, sandbox
 
+    problems = [p for p in map(grade.submission_problem, args.submissions) if p]
+    if problems:
+        print("error: " + "; ".join(problems) + ". Nothing was graded.", file=sys.stderr)
+        return 2
+    unique = {}
+    for path in args.submissions:
+        if path.resolve() in unique:
+            print(f"warning: {path} is listed twice (as {unique[path.resolve()]}); graded once", file=sys.stderr)
+        else:
+            unique[path.resolve()] = path
     try:
-        reports, seed = grade_class(args.submissions, args.seed, args.scheduler, args.workers, args.serial,
+        reports, seed = grade_class(list(unique.values()), args.seed, args.scheduler, args.workers, args.serial,
                                     args.cell_timeout, args.total_timeout, not args.no_sandbox)
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
