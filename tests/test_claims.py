@@ -89,3 +89,18 @@ def test_every_chapter_checks_claims_and_the_readme_counts_them(path):
         assert count_checked(nb) >= calls > 0, f"{path.name}: {calls} claim calls, {count_checked(nb)} held"
     readme = (REPO / "README.md").read_text()
     assert f"| `{path.stem}` | {count_checked(nb)} |" in readme, f"README's table of checked claims lacks {path.stem}"
+
+
+def test_a_run_the_claims_are_not_about_prints_them_unchecked(capsys):
+    from helpers.claims import UNCHECKED, check_claims
+
+    with pytest.raises(ValueError, match="say why"):
+        check_claims(False)
+    check_claims(False, "quick profile")
+    try:
+        assert claim("accuracy {a:.2f} >= 0.99", False, a=0.9) == "accuracy 0.90 >= 0.99"
+    finally:
+        check_claims()
+    assert capsys.readouterr().out == f"{UNCHECKED} accuracy 0.90 >= 0.99 [quick profile]\n"
+    with pytest.raises(ClaimFailed):
+        claim("accuracy {a:.2f} >= 0.99", False, a=0.9)
