@@ -161,3 +161,38 @@ def test_instructor_paths_a_student_module_a_stray_file_an_empty_glob_a_duplicat
     assert done.returncode == 0, done.stderr
     assert "listed twice" in done.stderr and len((tmp_path / "class_scores.csv").read_text().splitlines()) == 2
     assert not (tmp_path / "PWNED").exists()
+
+
+def _exercise_cell(nb):
+    from helpers.grading import assignments
+
+    return next(c for c in nb.cells if assignments.exercise_name(c))
+
+
+def test_the_assignment_not_the_submission_decides_what_is_graded(tmp_path):
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    nb = nbformat.read(repo / "assignments" / "02_activations.ipynb", as_version=4)
+    for chapter in ("01_train_mnist", "03_filters"):  # solved exercises of other chapters, pasted in
+        nb.cells.append(_exercise_cell(nbformat.read(repo / "notebooks" / f"{chapter}.ipynb", as_version=4)))
+    nbformat.write(nb, tmp_path / "02_activations.ipynb")
+    report = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)
+    assert [r["exercise"] for r in report["exercises"]] == ["normalize_feature_map"]
+    assert report["score"] == 0 and report["max_score"] == 2.0
+    renamed = nbformat.read(repo / "notebooks" / "02_activations.ipynb", as_version=4)
+    renamed.metadata.pop("course", None)
+    nbformat.write(renamed, tmp_path / "my_homework.ipynb")
+    report = grade.grade(tmp_path / "my_homework.ipynb", isolate=False)
+    assert report["max_score"] == 0 and "submit it under the assignment's file name" in report["problem"]
+
+
+def test_honest_notebook_habits_are_graded_fairly(tmp_path):
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    solved = nbformat.read(repo / "notebooks" / "02_activations.ipynb", as_version=4)
+    cell = _exercise_cell(solved)
+    cell.source = cell.source.replace("import numpy as np", "%matplotlib inline\nimport numpy as np", 1)
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")
+    assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 2.0
+    cell.source = cell.source.replace("%matplotlib inline\nimport numpy as np", "", 1)  # relies on an earlier cell
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")
+    [record] = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["exercises"]
+    assert record["score"] == 0 and any("only the exercise cell runs" in m for m in record["messages"])

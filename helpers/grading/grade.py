@@ -61,19 +61,25 @@ def read_submission(path):
 
 
 def expected_exercises(path, nb):
-    """Exercises this submission must answer: its chapter's (from the file name), its metadata's and its cells'."""
-    names = set(for_chapter(pathlib.Path(path).name[:2]))
-    if nb is not None:
+    """Exercises this submission is graded on: its chapter's, from the file name (``02_*.ipynb``), else
+    the list the student version records in its metadata. Exercise cells of other chapters pasted into
+    it are not graded: the assignment, not the submission, decides what is marked."""
+    names = for_chapter(pathlib.Path(path).name[:2])
+    if not names and nb is not None:
         listed = nb.metadata.get("course", {}).get("exercises", [])
-        names |= {n for n in listed if isinstance(n, str) and n in EXERCISES}
-        names |= {exercise_name(c) for c in nb.cells if exercise_name(c) in EXERCISES}
-    return sorted(names, key=lambda n: (EXERCISES[n].chapter, n))
+        names = [n for n in listed if isinstance(n, str) and n in EXERCISES] if isinstance(listed, list) else []
+    return sorted(set(names), key=lambda n: (EXERCISES[n].chapter, n))
 
 
 def python_source(source):
     """Cell source as plain Python (IPython magics become ``get_ipython()`` calls, which fail in the sandbox)."""
     from IPython.core.inputtransformer2 import TransformerManager
 
+    lines = source.splitlines()
+    for i, line in enumerate(lines):  # `%matplotlib inline`, `!pip ...`: notebook commands, not the answer
+        if line.lstrip().startswith(("%", "!")):
+            lines[i] = line[:len(line) - len(line.lstrip())] + "pass  # a notebook command, not run by the grader"
+    source = "\n".join(lines)
     try:
         return TransformerManager().transform_cell(source)
     except Exception:  # a cell IPython cannot parse is left as it is; compiling it reports the error
@@ -171,6 +177,10 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True):
                 messages.append(f"{exercise.function} is not defined after the exercise cell ran (renamed or deleted?)")
             record = score_outputs(name, outputs, inputs[name])
             record["messages"] = messages + ([] if undefined or name not in results else record["messages"])
+            raised = [cell_error] + [s for s in statuses if isinstance(s, str)]
+            if any(isinstance(e, str) and e.startswith("NameError") for e in raised):
+                record["messages"].append("only the exercise cell runs when grading, not the cells before it: import "
+                                          "or define everything your answer uses inside the exercise cell")
             records[name] = record
     return records, note
 
@@ -209,7 +219,8 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     for record in records:
         record["chapter"] = EXERCISES[record["exercise"]].chapter
     if not names and not problem:
-        problem = f"no exercise found: {path} has no cell starting with '{MARKER} <name>' and its name has no chapter number"
+        problem = (f"cannot tell which assignment {path} answers: its name has no chapter number and it records no "
+                   "exercises; submit it under the assignment's file name (NN_*.ipynb)")
     return {"submission": str(path), "score": round(sum(r["score"] for r in records), 2),
             "max_score": sum(r["points"] for r in records), "exercises": records, "problem": problem,
             "seed": seed, "isolated": bool(isolate)}
