@@ -19,6 +19,7 @@ Each concept of the course lives in one module:
   activation maximization and contrast views of its images.
 - :mod:`helpers.cams`, :mod:`helpers.attribution`, :mod:`helpers.groundtruth`, :mod:`helpers.overlays` --
   Grad-CAM and attribution, scored against known masks, drawn over images.
+- :mod:`helpers.claims` -- ``claim(sentence, condition, **numbers)``: prose checked every time a chapter runs.
 
 The tooling that renders and grades the course lives in two subpackages:
 :mod:`helpers.course` (render, report, sweeps) and :mod:`helpers.grading`
