@@ -97,18 +97,48 @@ def test_shipped_weights_come_before_this_machines_cache_and_shipped_false_train
     assert trained("seed000_mnist", **args).course_record.path == str(tmp_path / entry)
 
 
-def test_a_short_retrain_reproduces_a_shipped_entry(tmp_path, monkeypatch):
-    """The smallest shipped network, retrained here by today's code, matches what ships: same key,
-    test accuracy within 0.005, every weight within 0.05 (another float path moves the last bits)."""
+RETRAIN = """
+import json, sys
+import numpy as np
+import helpers
+helpers.setup(0)
+from helpers.models import trained
+args = json.loads(sys.argv[1])
+model = trained("seed000_same", shipped=False, verbose=0, filters=tuple(args.pop("filters")), **args)
+np.savez(sys.argv[2], *model.get_weights())
+print(json.dumps({"key": model.course_record.meta["key"], "accuracy": model.course_record.meta["test"]["accuracy"],
+                  "from_cache": model.course_record.from_cache}))
+"""
+
+
+def test_a_short_retrain_reproduces_a_shipped_entry(tmp_path):
+    """The smallest shipped network, retrained by today's code in a fresh process (as a user would),
+    matches what ships: same key, test accuracy within 0.005, and the same answer for at least 98 %
+    of the test digits. (Not the same weights: on another float path three epochs move single
+    weights by 0.1 and more, which is why the chapters load the shipped ones.)"""
+    import subprocess
+    import sys
+
     from helpers.models import trained
 
     entry = next(e for e in ENTRIES if e.startswith("seed000_same-")
                  and json.loads((shipped.WEIGHTS_DIR / e / "meta.json").read_text())["options"]["filters"] == [3, 6, 12])
     meta = json.loads((shipped.WEIGHTS_DIR / entry / "meta.json").read_text())
-    monkeypatch.setenv(training.CACHE_ENV, str(tmp_path))
-    args = dict(epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"], verbose=0, filters=(3, 6, 12))
-    fresh = trained("seed000_same", shipped=False, **args)
-    reference = trained("seed000_same", **args)
-    assert not fresh.course_record.from_cache and fresh.course_record.meta["key"] == meta["key"]
-    assert abs(fresh.course_record.meta["test"]["accuracy"] - meta["test"]["accuracy"]) < 0.005
-    assert max(float(np.abs(a - b).max()) for a, b in zip(fresh.get_weights(), reference.get_weights())) < 0.05
+    args = dict(epochs=meta["epochs"], batch_size=meta["batch_size"], seed=meta["seed"], filters=[3, 6, 12])
+    done = subprocess.run([sys.executable, "-c", RETRAIN, json.dumps(args), str(tmp_path / "w.npz")], check=True,
+                          capture_output=True, text=True, timeout=900,
+                          env={**os.environ, training.CACHE_ENV: str(tmp_path / "cache")})
+    fresh = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not fresh["from_cache"] and fresh["key"] == meta["key"]
+    assert abs(fresh["accuracy"] - meta["test"]["accuracy"]) < 0.005
+    reference = trained("seed000_same", verbose=0, epochs=args["epochs"], batch_size=args["batch_size"],
+                        seed=args["seed"], filters=(3, 6, 12))
+    retrained = np.load(tmp_path / "w.npz")
+    copy = training.build("seed000_same", compile=False, filters=(3, 6, 12))
+    copy.set_weights([retrained[f"arr_{i}"] for i in range(len(retrained.files))])
+    from helpers.data import load_mnist
+
+    _, (x_test, _) = load_mnist()
+    x_test = x_test[..., None].astype("float32") / 255.0
+    agree = np.mean(copy.predict(x_test, verbose=0).argmax(1) == reference.predict(x_test, verbose=0).argmax(1))
+    assert agree >= 0.98, f"the retrained and the shipped network agree on only {agree:.2%} of the test digits"
