@@ -1,20 +1,21 @@
-"""Trained weights shipped with the course, verified by sha256, that seed the model cache.
+"""Trained weights shipped with the course, verified by sha256, loaded before any local training.
 
-Some chapters explain networks whose training takes much longer than reading the
-chapter (chapter 07: two CIFAR-10 networks, about half an hour on two CPU cores). Their
-weights, trained by the course's own code (:func:`helpers.models.trained`) with the
-chapter's parameters, are committed under ``data/weights/<name>-<key>/`` with their
-training history and record; ``data/weights/registry.json`` lists the sha256 of every file.
-``<key>`` is the model cache key (architecture, options, data fingerprint, epochs, batch
-size, seed, library versions, builder and recipe source), so a shipped entry is used only
-for exactly the training it came from; any change to these trains anew.
+Every network that chapters 02-07 explain was trained once by the course's own code
+(:func:`helpers.models.trained`) with the chapter's parameters; its weights (no optimizer
+state), training history and record are committed under ``data/weights/<name>-<key>/`` and
+``data/weights/registry.json`` lists the sha256 of every file. ``<key>`` is the model cache
+key (architecture, options, data fingerprint, epochs, batch size, seed, library versions,
+builder and recipe source), so a shipped entry is used only for exactly the training it came
+from; any change to these trains anew. Training on another CPU type gives other weights, so
+loading these is what makes the chapters show every reader the same networks.
 
-When :func:`helpers.models.trained` misses its cache, it looks here first: the files are
-verified (a changed file raises :class:`ChecksumError` naming it), the architecture is built
-and the weights loaded, and the result is written to the cache like a trained model.
-``COURSE_RETRAIN=1`` (``make render ARGS="--retrain"``) ignores the shipped weights and
-trains; ``python -m helpers.models.shipped NAME...`` copies cache entries of the current
-keys here (refreshing the shipped weights after a retrain).
+:func:`helpers.models.trained` looks here before this machine's cache (unless called with
+``shipped=False``, as chapter 01 does to train in the open): the files are verified (a
+changed or missing file raises :class:`ChecksumError` naming it and the fix), the
+architecture is built and the weights loaded. ``COURSE_RETRAIN=1`` (``make render
+ARGS="--retrain"``) ignores the shipped weights and trains; ``python -m helpers.models.shipped
+NAME...`` copies the newest cache entry of each name here (refreshing the shipped weights
+after a retrain).
 """
 
 import argparse
