@@ -8,7 +8,7 @@ A control group can: :class:`ControlGroup` creates one per run under the cgroup 
 ``memory.limit_in_bytes`` and ``pids.max``, and the sandbox's first process joins it before
 it starts bubblewrap, so everything the submission starts is counted. Where no hierarchy is
 writable (an ordinary user without delegation), :attr:`ControlGroup.enforced` is empty and
-only the rlimits of :mod:`helpers.grading.sandbox` apply; the grader says which in its report.
+only the rlimits of :mod:`helpers.grading.sandbox` apply (the README states both).
 """
 
 import os
@@ -52,15 +52,18 @@ class ControlGroup:
             path.mkdir()
         except OSError:
             return
-        self.paths.append(path)
+        done = []
         for key, value in settings.items():
             try:
                 (path / key).write_text(str(value))
-            except OSError:  # memsw exists only with swap accounting; the rest must take
-                if key != "memory.memsw.limit_in_bytes":
-                    raise
-                continue
-            self.enforced.append(key)
+            except OSError:
+                if key == "memory.memsw.limit_in_bytes":  # exists only with swap accounting
+                    continue
+                path.rmdir()  # a group without its limit is no use: the rlimits apply instead
+                return
+            done.append(key)
+        self.paths.append(path)
+        self.enforced += done
 
     def join(self):
         """Move the calling process into the group (called in the child, before it executes bubblewrap)."""
