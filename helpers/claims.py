@@ -51,7 +51,6 @@ def _plain(value):
 
 
 def _shown(value):
-    value = _plain(value)
     if isinstance(value, float):
         return f"{value:.6g}"
     return repr(value)
