@@ -41,6 +41,14 @@ def check_claims(enabled=True, reason=""):
     _state["reason"] = None if enabled else reason
 
 
+class Sentence(str):
+    """The text of a claim, as :func:`claim` returns it: a plain ``str`` that a notebook does not echo
+    as the cell's result (the sentence is already printed once, with its mark)."""
+
+    def _ipython_display_(self):
+        """Display nothing: IPython calls this instead of showing the repr of the cell's last value."""
+
+
 class ClaimFailed(AssertionError):
     """A sentence of the chapter is false for the numbers just computed."""
 
@@ -68,7 +76,8 @@ def claim(sentence, holds, **numbers):
             a NaN among them fails the claim whatever ``holds`` says.
 
     Returns:
-        The sentence as printed (without the mark).
+        The sentence as printed (without the mark), a :class:`Sentence`: a ``str`` that a
+        notebook does not echo a second time when ``claim(...)`` ends a cell.
 
     Raises:
         ClaimFailed: the condition is false or a number is NaN; the message gives the
@@ -87,7 +96,7 @@ def claim(sentence, holds, **numbers):
         raise KeyError(f"the claim names {err} but only {sorted(values) or 'no numbers'} were passed") from None
     if _state["reason"] is not None:
         print(f"{UNCHECKED} {text} [{_state['reason']}]")
-        return text
+        return Sentence(text)
     nan = [name for name, v in values.items()
            if isinstance(v, _numbers.Real) and not isinstance(v, bool) and math.isnan(v)]
     if not holds or nan:
@@ -95,7 +104,7 @@ def claim(sentence, holds, **numbers):
         raise ClaimFailed(f"false claim: {text!r} does not hold for {listed}"
                           + (f" (NaN: {', '.join(nan)})" if nan else ""))
     print(f"{MARK} {text}")
-    return text
+    return Sentence(text)
 
 
 def count_checked(nb):

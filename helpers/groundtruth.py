@@ -7,6 +7,8 @@
 - :func:`cascading_randomization`: does the map change when the model's weights are
   randomized from the top layer down (Adebayo et al. 2018)? A method that does not
   depend on the model fails it.
+- :func:`bootstrap_interval`: how far a mean score over these images could move with
+  other images (a 95 % bootstrap interval).
 """
 
 import warnings
@@ -94,8 +96,8 @@ def deletion_insertion(model, images, maps, target=None, head=None, fractions=20
             "insertion_auc": np.trapezoid(curves["insertion"], steps, axis=1)}
 
 
-def cascading_randomization(model, images, method, target=None, seed=0, **method_options):
-    """Randomize the weights layer by layer from the output down and compare the maps.
+def randomized_maps(model, images, method, target=None, seed=0, **method_options):
+    """The maps of ``method`` as the model's weights are randomized layer by layer from the output down.
 
     Args:
         model: the trained model (not modified: a copy is randomized).
@@ -103,24 +105,21 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
         method: an attribution function with the common call shape.
         target: explained class(es); fixed to the trained model's prediction when None,
             so every step explains the same class.
+        seed: seed of the random weights.
 
     Returns:
-        list of ``(layer name, mean Spearman rank correlation with the original maps,
-        number of undefined pairs)``, starting with ``("original", 1.0, ...)``; each later
-        step has every layer down to the named one re-initialized with random weights. A
-        constant map (all zeros) has no ranking, so its correlation is undefined: such pairs
-        are left out of the mean (NaN when every pair is undefined) and counted instead.
+        list of ``(step name, maps)``: ``("original", maps of the trained model)``, then one
+        entry per layer with weights, named after it, where every layer down to that one has
+        been re-initialized with random weights of the same spread.
     """
     images = check_images(model, images)
     if target is None:  # the trained model's prediction, from its pre-softmax scores (any head, sigmoid too)
         target = score_model(model, method_options.get("head")).predict(images, verbose=0).argmax(axis=-1)
-    original = method(model, images, target=target, **method_options)
+    steps = [("original", method(model, images, target=target, **method_options))]
     flat = FlatGraph(model)  # a private flat copy (not the cached one): its layers may be randomized
     names = output_names(model)
     copy = keras.Model(flat.input, flat.outputs[0] if len(flat.outputs) == 1 else dict(zip(names, flat.outputs)))
     rng = np.random.default_rng(seed)
-    constant = int(sum(np.ptp(m) == 0 for m in original))
-    results = [("original", 1.0 if constant < len(original) else float("nan"), constant)]
     for path in reversed(flat.paths):
         layer = flat.clone(path)
         weights = layer.get_weights() if layer is not None and hasattr(layer, "get_weights") else []
@@ -132,17 +131,92 @@ def cascading_randomization(model, images, method, target=None, seed=0, **method
                            for var, w in zip(layer.weights, weights)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a randomized model often has all-zero maps; that is the point
-            maps = method(copy, images, target=target, **method_options)
-        rhos = np.array([rank_correlation(a, b) for a, b in zip(original, maps)])
+            steps.append((path, method(copy, images, target=target, **method_options)))
+    return steps
+
+
+def similarity_to_original(steps, support="all"):
+    """Mean rank correlation of every step's maps with the original maps (see :func:`randomized_maps`).
+
+    Args:
+        steps: the list :func:`randomized_maps` returns.
+        support: ``"all"`` pixels, or ``"either"``: only the pixels non-zero in either map
+            (see :func:`rank_correlation`).
+
+    Returns:
+        list of ``(step name, mean Spearman correlation, number of undefined pairs)``; pairs
+        whose correlation is undefined (a constant map) are left out of the mean (NaN when all are).
+    """
+    original = steps[0][1]
+    rows = []
+    for name, maps in steps:
+        rhos = np.array([rank_correlation(a, b, support) for a, b in zip(original, maps)])
         defined = rhos[~np.isnan(rhos)]
-        results.append((path, float(defined.mean()) if defined.size else float("nan"), int(np.isnan(rhos).sum())))
-    return results
+        rows.append((name, float(defined.mean()) if defined.size else float("nan"), int(np.isnan(rhos).sum())))
+    return rows
 
 
-def rank_correlation(a, b):
-    """Spearman rank correlation of two maps; NaN (undefined) when either is constant, e.g. all
-    zero: such a map ranks nothing, so it neither agrees nor disagrees with the other."""
+def cascading_randomization(model, images, method, target=None, seed=0, support="all", **method_options):
+    """Randomize the weights layer by layer from the output down and compare the maps.
+
+    :func:`randomized_maps` followed by :func:`similarity_to_original`.
+
+    Returns:
+        list of ``(layer name, mean Spearman rank correlation with the original maps,
+        number of undefined pairs)``, starting with ``("original", 1.0, ...)``; each later
+        step has every layer down to the named one re-initialized with random weights. A
+        constant map (all zeros) has no ranking, so its correlation is undefined: such pairs
+        are left out of the mean (NaN when every pair is undefined) and counted instead.
+    """
+    return similarity_to_original(randomized_maps(model, images, method, target, seed, **method_options), support)
+
+
+def rank_correlation(a, b, support="all"):
+    """Spearman rank correlation of two maps.
+
+    Args:
+        a, b: two maps of the same shape.
+        support: ``"all"`` compares every pixel; ``"either"`` only the pixels that are non-zero
+            in at least one of the maps. Maps that are zero on most pixels (Integrated Gradients
+            on a black background) share a large block of tied zeros, which pushes the
+            correlation over all pixels towards 1 whatever the few non-zero pixels do;
+            ``"either"`` measures the agreement where the maps say something.
+
+    Returns:
+        float; NaN (undefined) when either map is constant on the compared pixels (e.g. all
+        zero: such a map ranks nothing) or fewer than 3 pixels are compared.
+    """
     a, b = np.ravel(a), np.ravel(b)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    if a.shape != b.shape:
+        raise ValueError(f"maps of {a.size} and {b.size} pixels cannot be compared")
+    if support not in ("all", "either"):
+        raise ValueError(f"support must be 'all' or 'either' (pixels non-zero in either map); got {support!r}")
+    if support == "either":
+        keep = (a != 0) | (b != 0)
+        a, b = a[keep], b[keep]
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
     return float(scipy.stats.spearmanr(a, b).statistic)
+
+
+def bootstrap_interval(values, level=0.95, resamples=2000, seed=0):
+    """Mean of per-image scores and its bootstrap confidence interval (percentile method).
+
+    Args:
+        values: one score per image (pointing-game hits, energies, AUCs).
+        level: confidence level of the interval.
+        resamples: bootstrap resamples of the images.
+        seed: seed of the resampling.
+
+    Returns:
+        ``(mean, low, high)``; a constant score gives ``(v, v, v)``.
+    """
+    values = np.asarray(values, np.float64).ravel()
+    if values.size < 2 or not np.isfinite(values).all():
+        raise ValueError(f"need at least 2 finite scores for an interval; got {values.size} "
+                         f"({int((~np.isfinite(values)).sum())} not finite)")
+    if np.ptp(values) == 0:
+        return float(values[0]), float(values[0]), float(values[0])
+    result = scipy.stats.bootstrap((values,), np.mean, confidence_level=level, n_resamples=resamples,
+                                   method="percentile", rng=np.random.default_rng(seed))
+    return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)

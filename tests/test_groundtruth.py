@@ -122,3 +122,45 @@ def test_rank_correlation_of_constant_maps_is_undefined():
     assert np.isnan(groundtruth.rank_correlation(np.zeros((3, 3)), np.arange(9.0)))
     assert groundtruth.rank_correlation(np.arange(9.0), np.arange(9.0) ** 2) == pytest.approx(1.0)
     assert groundtruth.rank_correlation(np.arange(9.0), -np.arange(9.0)) == pytest.approx(-1.0)
+
+
+def test_rank_correlation_over_the_pixels_either_map_lights():
+    a = np.array([0, 0, 0, 0, 0, 1.0, 2.0, 3.0])
+    b = np.array([0, 0, 0, 0, 0, 3.0, 2.0, 1.0])  # the same support, the opposite order
+    # over all pixels the five tied zeros agree: (ranks 3 x5, 6, 7, 8 against 3 x5, 8, 7, 6)
+    ra, rb = scipy_ranks(a), scipy_ranks(b)
+    expected = np.corrcoef(ra, rb)[0, 1]
+    assert groundtruth.rank_correlation(a, b) == pytest.approx(expected)
+    assert expected > 0.5
+    assert groundtruth.rank_correlation(a, b, support="either") == pytest.approx(-1.0)
+    # a pixel lit in one map only is kept (its zero in the other map is compared)
+    c = np.array([0, 0, 0, 0, 4.0, 1.0, 2.0, 3.0])
+    assert groundtruth.rank_correlation(a, c, support="either") == pytest.approx(np.corrcoef([1, 2, 3, 4], [4, 1, 2, 3])[0, 1])
+    assert np.isnan(groundtruth.rank_correlation(np.zeros(8), a, support="either"))
+    with pytest.raises(ValueError, match="'all' or 'either'"):
+        groundtruth.rank_correlation(a, b, support="nonzero")
+
+
+def scipy_ranks(values):
+    import scipy.stats
+    return scipy.stats.rankdata(values)
+
+
+def test_similarity_to_original_uses_the_support():
+    original = np.array([[[0, 0, 0], [0, 1.0, 2.0], [0, 0, 3.0]]])
+    reversed_ = np.array([[[0, 0, 0], [0, 3.0, 2.0], [0, 0, 1.0]]])
+    steps = [("original", original), ("top", reversed_)]
+    assert groundtruth.similarity_to_original(steps, "either") == [("original", 1.0, 0), ("top", -1.0, 0)]
+    assert groundtruth.similarity_to_original(steps)[1][1] > 0.3  # the tied zeros pull it up
+
+
+def test_bootstrap_interval_matches_the_normal_approximation():
+    values = np.r_[np.ones(300), np.zeros(200)]  # a pointing game of 0.6 over 500 images
+    mean, low, high = groundtruth.bootstrap_interval(values, resamples=4000)
+    half = 1.96 * np.sqrt(0.6 * 0.4 / 500)  # 0.043
+    assert mean == pytest.approx(0.6)
+    assert low == pytest.approx(0.6 - half, abs=0.01) and high == pytest.approx(0.6 + half, abs=0.01)
+    assert groundtruth.bootstrap_interval(np.ones(7)) == (1.0, 1.0, 1.0)
+    assert groundtruth.bootstrap_interval(values, seed=3) == groundtruth.bootstrap_interval(values, seed=3)
+    with pytest.raises(ValueError, match="2 finite scores"):
+        groundtruth.bootstrap_interval([0.5, np.nan])

@@ -15,7 +15,7 @@ changed or missing file raises :class:`ChecksumError` naming it and the fix), th
 architecture is built and the weights loaded. ``COURSE_RETRAIN=1`` (``make render
 ARGS="--retrain"``) ignores the shipped weights and trains; ``python -m helpers.models.shipped
 NAME...`` copies the newest cache entry of each name here (refreshing the shipped weights
-after a retrain).
+after a retrain; ``NAME-KEY`` ships that exact entry, e.g. a second training seed).
 """
 
 import argparse
@@ -100,11 +100,13 @@ def main(argv=None):
     from helpers.models.training import cache_dir
 
     parser = argparse.ArgumentParser(description="Ship trained cache entries (their weights) with the course.")
-    parser.add_argument("names", nargs="+", help="architecture names; every cache entry of each is listed, the "
-                                                  "newest shipped")
+    parser.add_argument("names", nargs="+", help="architecture names (the newest cache entry of each is shipped) "
+                                                  "or exact cache entries NAME-KEY (e.g. another training seed)")
     args = parser.parse_args(argv)
     for name in args.names:
-        entries = sorted(cache_dir().glob(f"{name}-*/meta.json"), key=lambda p: p.stat().st_mtime)
+        exact = cache_dir() / name / "meta.json"
+        entries = [exact] if exact.is_file() else sorted(cache_dir().glob(f"{name}-*/meta.json"),
+                                                         key=lambda p: p.stat().st_mtime)
         if not entries:
             print(f"error: no cache entry of {name} in {cache_dir()}: train it first", file=sys.stderr)
             return 2
