@@ -43,8 +43,10 @@ def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0
         activation: ``(H, W, C)`` array (one image), any number of channels.
         ncols: channels per row; the last row is padded with blank cells.
         mode: ``"normalized"`` -- each channel stretched by :func:`normalize_channel`
-            (shapes visible even in weak channels); ``"raw"`` -- one shared colour
-            scale for all channels with a colour bar (strengths comparable).
+            (shapes visible even in weak channels; a constant channel, for a ReLU layer
+            a silent one, is drawn in plain grey, outside the colour map); ``"raw"`` -- one
+            shared colour scale for all channels with a colour bar (strengths comparable;
+            zero is the bottom of the scale).
         title: figure title.
         size: inches per channel.
 
@@ -73,7 +75,9 @@ def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0
         if c >= channels:
             ax.axis("off")
             continue
-        if mode == "normalized":
+        if mode == "normalized" and np.ptp(activation[..., c]) == 0:  # constant: no shape to stretch
+            ax.imshow(np.full(activation.shape[:2], 0.6), cmap="gray", vmin=0, vmax=1)
+        elif mode == "normalized":
             ax.imshow(normalize_channel(activation[..., c]), cmap="viridis", vmin=0, vmax=255)
         else:
             image = ax.imshow(activation[..., c], cmap="viridis", vmin=vmin, vmax=vmax)

@@ -75,6 +75,26 @@ def plot_kernels(model, layer, ncols=16, size=0.7):
     return fig
 
 
+def brightness_share(model, layer):
+    """How much of each colour kernel responds to brightness rather than to colour contrast.
+
+    A kernel ``W[i, j, c]`` splits into its mean over the colour planes (the same weight on
+    red, green and blue: a brightness detector) and the rest (weights that differ between the
+    planes: colour contrast). The share is the squared norm of the first part over the
+    kernel's squared norm: 1 for a kernel blind to colour, 0 for one blind to brightness, and
+    1/C on average for random weights (the mean is one of C directions per pixel).
+
+    Returns:
+        ``(filters,)`` shares in [0, 1].
+    """
+    weights, _ = kernels(model, layer)
+    if weights.shape[-1] < 2:
+        raise ValueError(f"layer {layer!r} has one input channel: its kernels have no colour to compare")
+    grey = weights.mean(axis=-1, keepdims=True)
+    total = (weights ** 2).sum(axis=(1, 2, 3))
+    return (grey ** 2 * weights.shape[-1]).sum(axis=(1, 2, 3)) / np.where(total > 0, total, 1.0)
+
+
 def closed_form_optimum(kernel, rho=None, box=False):
     """The input patch that maximizes ``w . x + b`` for one first-layer filter.
 

@@ -141,6 +141,23 @@ def crop(image, field, row, col):
     return out
 
 
+def field_means(model, layer, image, grid):
+    """The input as ``layer``'s grid sees it: the mean of ``image`` over every unit's receptive field.
+
+    Args:
+        model, layer: the network and the layer (as :func:`receptive_field` takes them).
+        image: one image ``(H, W)`` or ``(H, W, C)``.
+        grid: ``(rows, cols)`` of the layer's feature maps.
+
+    Returns:
+        ``(rows, cols)``: the mean over each unit's field (and over colour channels); the part of
+        a field outside the image counts as zero, as the padding does.
+    """
+    field = receptive_field(model, layer)
+    rows, cols = grid
+    return np.array([[crop(image, field, r, c).mean() for c in range(cols)] for r in range(rows)])
+
+
 def top_patches(model, images, layer, channel, n=9, batch_size=512):
     """The ``n`` images whose strongest unit in ``channel`` is strongest, cropped to that unit's field.
 

@@ -90,14 +90,22 @@ def plot_class_patterns(patterns, title, class_names=None):
 
 
 def plot_similarity(similarity, title, class_names=None):
-    """Class-by-class similarity matrix with values written in the cells."""
+    """Class-by-class similarity matrix with values written in the cells.
+
+    Non-negative similarities (cosines of ReLU activations) get a sequential map from 0 to 1;
+    only a matrix with negative values gets a diverging map centred at zero.
+    """
+    similarity = np.asarray(similarity, dtype=np.float64)
     n = len(similarity)
     names = class_names or [str(i) for i in range(n)]
     fig, ax = plt.subplots(figsize=(0.5 * n + 2, 0.5 * n + 1))
-    shown = ax.imshow(similarity, cmap="coolwarm", vmin=-1, vmax=1)
+    signed = bool(similarity.min() < 0)
+    shown = ax.imshow(similarity, cmap="coolwarm" if signed else "viridis", vmin=-1 if signed else 0, vmax=1)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, f"{similarity[i, j]:.2f}", ha="center", va="center", fontsize=6)
+            dark = not signed and similarity[i, j] < 0.6  # white on viridis's dark end
+            ax.text(j, i, f"{similarity[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if dark else "black")
     ax.set_xticks(range(n), names)
     ax.set_yticks(range(n), names)
     ax.set_title(title)

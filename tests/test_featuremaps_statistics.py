@@ -72,3 +72,21 @@ def test_show_most_activated_picks_the_channel_with_the_highest_mean():
     best, mean = choices["conv"]
     assert best.tolist() == [2, 1] and mean.tolist() == [1.0, 0.5]
     assert [ax.get_title() for ax in fig.axes[:4]] == ["a", "conv ch 2 (mean 1.00)", "b", "conv ch 1 (mean 0.50)"]
+
+
+def test_encoding_silent_channels_grey_and_similarity_colour_maps():
+    import matplotlib.pyplot as plt
+    from helpers import featuremaps, statistics
+    act = np.zeros((4, 4, 2))
+    act[1, 2, 1] = 3.0  # channel 0 silent, channel 1 not
+    fig = featuremaps.feature_map_grid(act, ncols=2)
+    silent, live = (ax.images[0] for ax in fig.axes[:2])
+    assert silent.get_cmap().name == "gray" and np.all(silent.get_array() == 0.6)
+    assert live.get_cmap().name == "viridis"
+    plt.close(fig)
+    fig = statistics.plot_similarity(np.array([[1.0, 0.2], [0.2, 1.0]]), "non-negative")
+    assert fig.axes[0].images[0].get_cmap().name == "viridis" and fig.axes[0].images[0].get_clim() == (0, 1)
+    plt.close(fig)
+    fig = statistics.plot_similarity(np.array([[1.0, -0.2], [-0.2, 1.0]]), "signed")
+    assert fig.axes[0].images[0].get_cmap().name == "coolwarm" and fig.axes[0].images[0].get_clim() == (-1, 1)
+    plt.close(fig)

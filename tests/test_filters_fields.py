@@ -172,3 +172,32 @@ def test_piecewise_optimum_inside_a_piece_and_on_a_kink():
         filters.piecewise_optimum(minimum, "conv2", [0], (0, 1), rho=2.0)
     with pytest.raises(ValueError, match="damping"):
         filters.piecewise_optimum(minimum, "conv2", [0], (0, 0), rho=2.0, damping=0)
+
+
+def test_field_means_average_each_units_field():
+    import keras
+    from helpers.receptive_field import field_means
+    inputs = keras.Input((6, 6, 1))
+    x = keras.layers.Conv2D(1, 3, name="c3")(inputs)           # fields of 3x3, jump 1
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)           # fields of 4x4, jump 2
+    model = keras.Model(inputs, x)
+    image = np.arange(36, dtype=np.float64).reshape(6, 6, 1)
+    expected = [[image[2 * r:2 * r + 4, 2 * c:2 * c + 4].mean() for c in range(2)] for r in range(2)]
+    np.testing.assert_allclose(field_means(model, "pool", image, (2, 2)), expected)
+    np.testing.assert_allclose(field_means(model, "c3", image, (4, 4))[1, 2], image[1:4, 2:5].mean())
+
+
+def test_brightness_share_of_grey_colour_and_random_kernels():
+    import keras
+    from helpers.filters import brightness_share
+    model = keras.Sequential([keras.Input((5, 5, 3)), keras.layers.Conv2D(3, 2, name="c")])
+    w = np.zeros((2, 2, 3, 3), np.float32)
+    w[..., 0] = 1.0                        # filter 0: the same weight on every plane: brightness only
+    w[..., 0, 1], w[..., 1, 1] = 1.0, -1.0  # filter 1: red minus green: colour contrast only
+    w[..., 0, 2] = 1.0                      # filter 2: red only: 1/3 brightness, 2/3 contrast
+    model.get_layer("c").set_weights([w, np.zeros(3, np.float32)])
+    np.testing.assert_allclose(brightness_share(model, "c"), [1.0, 0.0, 1 / 3], atol=1e-7)
+    rng = np.random.default_rng(0)
+    wide = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(400, 5, name="c")])
+    wide.get_layer("c").set_weights([rng.normal(size=(5, 5, 3, 400)).astype(np.float32), np.zeros(400, np.float32)])
+    assert abs(brightness_share(wide, "c").mean() - 1 / 3) < 0.01
