@@ -23,20 +23,87 @@ def test_every_exercise_is_in_its_chapter_once():
         assert exercises.BEGIN in cells[0].source and exercises.END in cells[0].source
 
 
-def test_checks_fail_wrong_answers_with_a_reason():
-    wrong = {"confusion_counts": lambda t, p, c: np.zeros((c, c), int),
-             "normalize_feature_map": lambda c: np.clip((c - c.mean()) / c.std() * 64 + 128, 0, 255),
-             "first_layer_optimum": lambda k, rho: k,
-             "total_variation": lambda x: np.abs(np.diff(x, axis=1)).mean(axis=(1, 2, 3)),
-             "grad_cam_weights": lambda g: g.sum(axis=(1, 2))}
-    for name, function in wrong.items():
-        with np.errstate(invalid="ignore"):
-            result = exercises.run_checks(name, function)
-        assert result["passed"] < result["total"] and result["messages"], name
-    with np.errstate(invalid="ignore"):
-        partial = exercises.run_checks("normalize_feature_map", wrong["normalize_feature_map"])
-    assert (partial["passed"], partial["score"]) == (2, 1.33)
-    assert "NaN" in partial["messages"][0]
+def _normalize_128_or_255(c):
+    return np.full(np.shape(c), 128 if np.ptp(c) == 0 else 255, np.uint8)
+
+
+#: For every exercise, wrong but plausible answers (a sign instead of the optimum, constants,
+#: shortcuts, a transposed or summed result): each must score 0 on every seed.
+WRONG = {
+    "confusion_counts": {
+        "all zeros": lambda t, p, c: np.zeros((c, c), int),
+        "transposed": lambda t, p, c: np.add.at(m := np.zeros((c, c), int), (p, t), 1) or m,
+        "correct answers only": lambda t, p, c: np.diag(np.bincount(t[t == p], minlength=c)),
+    },
+    "normalize_feature_map": {
+        "min-max stretch": lambda c: ((c - c.min()) / (np.ptp(c) or 1) * 255).astype(np.uint8),
+        "128 for a flat map, 255 otherwise": _normalize_128_or_255,
+        "no clipping": lambda c: ((c - c.mean()) / (c.std() or 1) * 64 + 128),
+    },
+    "first_layer_optimum": {
+        "sign of w": lambda k, rho: np.sign(k) * rho / np.sqrt(k.size),
+        "w itself": lambda k, rho: k,
+        "unit vector along w": lambda k, rho: k / np.linalg.norm(k),
+        "rho times w": lambda k, rho: rho * k,
+    },
+    "total_variation": {
+        "one direction only": lambda x: np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)),
+        "no absolute value": lambda x: np.diff(x, axis=1).mean(axis=(1, 2, 3)) + np.diff(x, axis=2).mean(axis=(1, 2, 3)),
+        "sums instead of means": lambda x: np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2, 3)),
+        "1 for any non-flat image": lambda x: (np.ptp(x.reshape(len(x), -1), axis=1) > 0).astype(float),
+    },
+    "grad_cam_weights": {
+        "sum instead of mean": lambda g: g.sum(axis=(1, 2)),
+        "largest gradient": lambda g: g.max(axis=(1, 2)),
+        "mean of absolute values": lambda g: np.abs(g).mean(axis=(1, 2)),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_wrong_but_plausible_answers_score_zero(name):
+    assert len(WRONG[name]) >= 3
+    for label, function in WRONG[name].items():
+        for seed in (0, 1, 2):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                result = exercises.run_checks(name, function, seed=seed)
+            assert (result["passed"], result["score"]) == (0, 0.0), (label, seed, result["messages"])
+            assert len(result["messages"]) == result["total"]
+
+
+@pytest.mark.parametrize("name", sorted(exercises.EXERCISES))
+def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
+    """Every check's inputs come from the seed: answers recorded for seed 0 are wrong for seed 1."""
+    reference = exercises.EXERCISES[name]
+    solution = {"confusion_counts": lambda t, p, c: np.add.at(m := np.zeros((c, c), int), (t, p), 1) or m,
+                "normalize_feature_map": __import__("helpers.featuremaps", fromlist=["x"]).normalize_channel,
+                "first_layer_optimum": lambda k, rho: rho * k / np.linalg.norm(k),
+                "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
+                "grad_cam_weights": lambda g: g.mean(axis=(1, 2))}[name]
+    assert exercises.run_checks(name, solution, seed=0)["passed"] == len(reference.checks)
+    recorded = exercises.call_checks(solution, exercises.check_inputs(name, 0))
+    answers = iter(recorded * 2)
+    lookup = lambda *args: next(answers)  # replays seed 0's answers in order
+    result = exercises.run_checks(name, lookup, seed=1)
+    assert result["passed"] == 0, result["messages"]
+
+
+def test_non_finite_answers_fail_every_check():
+    for name, exercise in exercises.EXERCISES.items():
+        inputs = exercises.check_inputs(name, 3)
+        outputs = [np.array([np.nan, np.inf])] * len(inputs)
+        result = exercises.score_outputs(name, outputs, inputs)
+        assert result["passed"] == 0 and all("NaN or infinite" in m for m in result["messages"]), name
+
+
+def test_edge_case_counts_only_with_the_main_case():
+    # right on constant maps (128) and on the clipped bright pixel only by accident: the constant-map
+    # point needs the random map to pass
+    result = exercises.run_checks("normalize_feature_map", _normalize_128_or_255)
+    assert result["passed"] == 0
+    assert any("counts only when the check 'random map' passes" in m for m in result["messages"])
+    half = exercises.run_checks("total_variation", lambda x: np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)))
+    assert half["score"] == 0.0
 
 
 def test_student_versions_are_up_to_date():
@@ -104,6 +171,8 @@ BROKEN = {
                              "did not finish within 5 s (an infinite loop?)"),
     "deleted cell": (lambda s: "print('the exercise was here')",
                      "exercise cell '# EXERCISE normalize_feature_map' not found"),
+    "huge cell": (lambda s: s + "\n" + "#" * 120_000,
+                  "your exercise cell has 1"),  # never parsed or run: no work before the sandbox
 }
 
 
@@ -118,6 +187,15 @@ def test_broken_submissions_get_a_score_and_a_message(tmp_path, case, capsys):
     assert record["exercise"] == "normalize_feature_map" and report["score"] == 0 and report["max_score"] == 2.0
     assert message in " ".join(record["messages"]), record
     assert message in out and "total" in out
+
+
+def test_an_oversized_submission_is_refused_unread(tmp_path, monkeypatch):
+    path = tmp_path / "02_activations.ipynb"
+    path.write_bytes(b"{" + b" " * 2048 + b"}")
+    monkeypatch.setattr(grade, "MAX_SUBMISSION_BYTES", 1024)
+    monkeypatch.setattr(grade.nbformat, "read", lambda *a, **k: pytest.fail("an oversized file must not be parsed"))
+    nb, problem = grade.read_submission(path)
+    assert nb is None and "clear its outputs" in problem
 
 
 def test_a_partly_right_submission_gets_partial_credit(tmp_path):

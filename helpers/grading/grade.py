@@ -41,6 +41,10 @@ from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, for_chapt
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
 _RUNNER = pathlib.Path(__file__).with_name("sandbox_runner.py")
 _MAX_RESULTS_BYTES = 2**20
+#: Bounds on the work done before the sandbox: a submitted file (the rendered chapters are under
+#: 3 MiB) and an exercise cell (a solution is a few hundred characters).
+MAX_SUBMISSION_BYTES = 64 * 2**20
+MAX_CELL_CHARS = 100_000
 _MAX_OUTPUT_VALUES = 10**7
 
 
@@ -51,6 +55,10 @@ def read_submission(path):
         return None, f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
     if pathlib.Path(path).exists() and not _regular(path):
         return None, f"{path} is not a regular file"
+    if pathlib.Path(path).exists() and pathlib.Path(path).stat().st_size > MAX_SUBMISSION_BYTES:
+        size = pathlib.Path(path).stat().st_size / 2**20
+        return None, (f"{path} is {size:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a notebook of this "
+                      "course needs: clear its outputs (Kernel > Restart & Clear Output) and submit it again")
     try:
         nb = nbformat.read(path, as_version=4)
     except FileNotFoundError:
@@ -211,9 +219,13 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
             name = exercise_name(cell)
             if name in names and name not in cells:
                 cells[name] = cell.source
-    results = {}
+    too_long = {name: len(source) for name, source in cells.items() if len(source) > MAX_CELL_CHARS}
+    cells = {name: source for name, source in cells.items() if name not in too_long}
+    results = {name: _missing(name, f"your exercise cell has {length:,} characters, more than the {MAX_CELL_CHARS:,} "
+                                    "a solution needs; it was not run") for name, length in too_long.items()}
     if cells:
-        results, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate)
+        ran, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate)
+        results.update(ran)
         problem = problem or note
     records = [results.get(name) or _missing(name, problem) for name in names]
     for record in records:
