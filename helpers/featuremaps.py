@@ -30,9 +30,10 @@ def normalize_channel(channel):
         raise ValueError(f"normalize_channel takes one feature map (H, W); got shape {channel.shape}")
     if not np.isfinite(channel).all():
         raise ValueError(f"the feature map holds {int((~np.isfinite(channel)).sum())} NaN or infinite values")
+    if np.ptp(channel) == 0:  # constant: its standard deviation can come out as a rounding error, not 0
+        return np.full(channel.shape, 128, dtype=np.uint8)
     centred = channel - channel.mean()
-    std = centred.std()
-    scaled = centred / std * 64 + 128 if std > 0 else np.full_like(centred, 128.0)
+    scaled = centred / centred.std() * 64 + 128
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 

@@ -57,7 +57,38 @@ WRONG = {
         "largest gradient": lambda g: g.max(axis=(1, 2)),
         "mean of absolute values": lambda g: np.abs(g).mean(axis=(1, 2)),
     },
+    "channel_means": {
+        "the model's output": lambda m, layer, x: np.asarray(m(x)).mean(axis=0),
+        "largest activation": lambda m, layer, x: _layer(m, layer, x).max(axis=tuple(range(_layer(m, layer, x).ndim - 1))),
+        "the next layer": lambda m, layer, x: _mean_but_last(_layer(m, m.layers[[l.name for l in m.layers].index(layer) + 1].name, x)),
+    },
+    "grad_cam_plus_plus_map": {
+        "plain Grad-CAM": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="mean"),
+        "no ReLU on the gradient": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="no relu"),
+        "alpha one half": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="half"),
+    },
 }
+
+
+def _layer(model, layer, images):
+    import keras
+    return np.asarray(keras.Model(model.input, model.get_layer(layer).output)(images))
+
+
+def _mean_but_last(a):
+    return a.mean(axis=tuple(range(a.ndim - 1)))
+
+
+def _plus_plus(model, images, layer, class_index, weights):
+    from helpers.grading.model_checks import maps_and_gradients
+    a, g = maps_and_gradients(model, images, layer, class_index)
+    if weights == "mean":
+        w = g.mean(axis=(1, 2))
+    else:
+        den = 2 * g ** 2 + a.sum(axis=(1, 2), keepdims=True) * g ** 3
+        alpha = np.full_like(g, 0.5) if weights == "half" else np.divide(g ** 2, den, out=np.zeros_like(g), where=den != 0)
+        w = (alpha * (g if weights == "no relu" else np.maximum(g, 0))).sum(axis=(1, 2))
+    return np.maximum(np.einsum("nhwk,nk->nhw", a, w), 0)
 
 
 @pytest.mark.parametrize("name", sorted(WRONG))
@@ -79,7 +110,9 @@ def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
                 "normalize_feature_map": __import__("helpers.featuremaps", fromlist=["x"]).normalize_channel,
                 "first_layer_optimum": lambda k, rho: rho * k / np.linalg.norm(k),
                 "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
-                "grad_cam_weights": lambda g: g.mean(axis=(1, 2))}[name]
+                "grad_cam_weights": lambda g: g.mean(axis=(1, 2)),
+                "channel_means": lambda m, layer, x: _mean_but_last(_layer(m, layer, x)),
+                "grad_cam_plus_plus_map": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="plus plus")}[name]
     assert exercises.run_checks(name, solution, seed=0)["passed"] == len(reference.checks)
     recorded = exercises.call_checks(solution, exercises.check_inputs(name, 0))
     answers = iter(recorded * 2)
@@ -115,9 +148,10 @@ def test_student_version_strips_solutions_and_outputs(tmp_path):
     [path] = NOTEBOOKS.glob("02_*.ipynb")
     reference = nbformat.read(path, as_version=4)
     student = assignments.student_version(reference, "02", path.name)
-    [cell] = [c for c in student.cells if assignments.exercise_name(c)]
+    cell, model_cell = [c for c in student.cells if assignments.exercise_name(c)]
+    assert exercises.BEGIN not in model_cell.source and "keras.Model(" not in model_cell.source
     assert exercises.BEGIN not in cell.source and "np.clip" not in cell.source
-    assert "# TODO: centre the map on its mean" in cell.source
+    assert "# TODO: a constant map (np.ptp(channel) == 0) becomes uniform 128" in cell.source
     assert '    raise NotImplementedError("exercise normalize_feature_map' in cell.source
     code = [c for c in student.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
@@ -135,23 +169,34 @@ def test_student_version_strips_solutions_and_outputs(tmp_path):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_reference_solutions_get_full_marks(chapter):
     report = grade.grade(NOTEBOOKS / chapter, cell_timeout=60)
-    assert report["exercises"] and report["score"] == report["max_score"] == 2.0, report
+    assert report["exercises"] and report["score"] == report["max_score"] == chapter_points(chapter), report
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_untouched_student_versions_get_zero(chapter):
     report = grade.grade(REPO / "assignments" / chapter, cell_timeout=60)
-    [record] = report["exercises"]
-    assert report["score"] == 0 and report["max_score"] == 2.0
-    assert "NotImplementedError" in " ".join(record["messages"])
+    assert report["score"] == 0 and report["max_score"] == chapter_points(chapter)
+    for record in report["exercises"]:
+        assert "NotImplementedError" in " ".join(record["messages"]), record
 
 
-def submission(tmp_path, edit, name="02_activations.ipynb"):
-    """The chapter-02 reference with its exercise cell's source passed through ``edit``."""
+def chapter_points(chapter):
+    return sum(exercises.EXERCISES[n].points for n in exercises.for_chapter(chapter[:2]))
+
+
+def record_of(report, name="normalize_feature_map"):
+    return next(r for r in report["exercises"] if r["exercise"] == name)
+
+
+def submission(tmp_path, edit, name="02_activations.ipynb", exercise="normalize_feature_map"):
+    """The chapter-02 reference with the source of ``exercise``'s cell passed through ``edit``; the chapter's
+    other exercise cells are removed (they score 0), so the report's total is this exercise's score."""
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     for cell in nb.cells:
-        if assignments.exercise_name(cell):
+        if assignments.exercise_name(cell) == exercise:
             cell.source = edit(cell.source)
+        elif assignments.exercise_name(cell):
+            cell.source = None
     nb.cells = [c for c in nb.cells if c.source is not None]
     path = tmp_path / name
     nbformat.write(nb, path)
@@ -183,8 +228,8 @@ def test_broken_submissions_get_a_score_and_a_message(tmp_path, case, capsys):
     assert grade.main([str(path), "--cell-timeout", "5", "--total-timeout", "120"]) == 0
     out = capsys.readouterr().out
     report = json.loads(path.with_suffix(".grade.json").read_text())
-    [record] = report["exercises"]
-    assert record["exercise"] == "normalize_feature_map" and report["score"] == 0 and report["max_score"] == 2.0
+    record = record_of(report)
+    assert report["score"] == 0 and report["max_score"] == chapter_points("02")
     assert message in " ".join(record["messages"]), record
     assert message in out and "total" in out
 
@@ -199,8 +244,8 @@ def test_an_oversized_submission_is_refused_unread(tmp_path, monkeypatch):
 
 
 def test_a_partly_right_submission_gets_partial_credit(tmp_path):
-    path = submission(tmp_path, lambda s: s.replace("    if std == 0:\n        return np.full(channel.shape, 128, dtype=np.uint8)\n", ""))
-    [record] = grade.grade(path, cell_timeout=30)["exercises"]
+    path = submission(tmp_path, lambda s: s.replace("    if np.ptp(channel) == 0:", "    if False:"))
+    record = record_of(grade.grade(path, cell_timeout=30))
     assert (record["passed"], record["score"]) == (2, 1.33)
 
 

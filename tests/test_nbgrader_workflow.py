@@ -31,11 +31,12 @@ def nbgrader(course, *args):
 
 
 def submit(course, student, edit_answer, edit_test=None):
-    """A submission made from the released notebook, its answer cell passed through ``edit_answer``."""
+    """A submission made from the released notebook, its ``normalize_feature_map`` answer cell passed
+    through ``edit_answer`` (the chapter's other exercise is left as released: it scores 0)."""
     nb = nbformat.read(course / "release" / "ch02" / REFERENCE.name, as_version=4)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
+        if meta.get("solution") and cell.source.startswith("# EXERCISE normalize_feature_map"):
             cell.source = edit_answer(cell.source)
         elif meta.get("grade") and edit_test:
             cell.source = edit_test(cell.source)
@@ -49,10 +50,10 @@ def course(tmp_path_factory):
     course = tmp_path_factory.mktemp("course")
     assert nbgrader_course.main(["init", str(course), "--chapters", "02"]) == 0
     nbgrader(course, "generate_assignment", "ch02", "--force")
-    [solution] = [c.source for c in nbformat.read(REFERENCE, as_version=4).cells if "# EXERCISE" in c.source]
+    [solution] = [c.source for c in nbformat.read(REFERENCE, as_version=4).cells
+                  if c.source.startswith("# EXERCISE normalize_feature_map")]
     submit(course, "honest", lambda s: solution)
-    submit(course, "partial", lambda s: solution.replace(
-        "    if std == 0:\n        return np.full(channel.shape, 128, dtype=np.uint8)\n", ""))
+    submit(course, "partial", lambda s: solution.replace("    if np.ptp(channel) == 0:", "    if False:"))
     submit(course, "untouched", lambda s: s)
     submit(course, "cheater", lambda s: s + CHEAT, edit_test=lambda s: "print('all good')")
     submit(course, "noisy", lambda s: solution + "\nimport sys, warnings\nwarnings.warn('a library warning')"
@@ -65,32 +66,37 @@ def course(tmp_path_factory):
 
 def test_generate_assignment_strips_the_solution_and_locks_the_test_cell(course):
     nb = nbformat.read(course / "release" / "ch02" / REFERENCE.name, as_version=4)
-    [answer] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    [test] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert "raise NotImplementedError()" in answer.source and "np.clip" not in answer.source
-    assert test.metadata["nbgrader"]["locked"] and test.metadata["nbgrader"]["points"] == 2.0
-    assert test.metadata["nbgrader"]["checksum"]
+    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(answers) == len(tests) == 2  # normalize_feature_map and channel_means
+    for answer in answers:
+        assert "raise NotImplementedError()" in answer.source and "np.clip" not in answer.source
+        assert "keras.Model(" not in answer.source
+    for test in tests:
+        assert test.metadata["nbgrader"]["locked"] and test.metadata["nbgrader"]["points"] == 2.0
+        assert test.metadata["nbgrader"]["checksum"]
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
 def test_autograde_scores_exported_to_csv(course):
     with open(course / "grades.csv") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
-    assert scores == {"honest": (2.0, 2.0), "partial": (1.33, 2.0), "untouched": (0.0, 2.0),
-                      "cheater": (0.0, 2.0), "noisy": (2.0, 2.0)}
+    # every submission leaves channel_means as released (0 of 2 points)
+    assert scores == {"honest": (2.0, 4.0), "partial": (1.33, 4.0), "untouched": (0.0, 4.0),
+                      "cheater": (0.0, 4.0), "noisy": (2.0, 4.0)}
 
 
 def test_feedback_names_what_failed(course):
     feedback = {p.parts[-3]: p.read_text() for p in (course / "feedback").glob("*/ch02/*.html")}
     assert set(feedback) == {"honest", "partial", "untouched", "cheater", "noisy"}
     assert "3/3 checks passed" in feedback["honest"]
-    assert "2/3 checks passed" in feedback["partial"] and "NaN" in feedback["partial"]
+    assert "2/3 checks passed" in feedback["partial"] and "a constant map" in feedback["partial"]
     assert "NotImplementedError" in feedback["untouched"]
 
 
 def test_the_cheaters_test_cell_was_restored_from_the_database(course):
     nb = nbformat.read(course / "autograded" / "cheater" / "ch02" / REFERENCE.name, as_version=4)
-    [test] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    [test] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "check_normalize_feature_map"]
     assert 'exercises.check("normalize_feature_map"' in test.source and "all good" not in test.source
     assert any(o.output_type == "error" for o in test.outputs)
     assert not any(o.get("name") == "stderr" for o in test.outputs)

@@ -19,7 +19,7 @@ STUDENT = REPO / "assignments" / "02_activations.ipynb"
 
 EDITS = {
     "honest": lambda s: s,
-    "partial": lambda s: s.replace("    if std == 0:\n        return np.full(channel.shape, 128, dtype=np.uint8)\n", ""),
+    "partial": lambda s: s.replace("    if np.ptp(channel) == 0:", "    if False:"),
     "syntax": lambda s: s.replace("def normalize_feature_map(channel):", "def normalize_feature_map(channel:"),
     "loop": lambda s: s.replace("    channel = np.asarray", "    while True:\n        pass\n    channel = np.asarray"),
     "cheat": lambda s: s + "\nimport os, json\njson.dump({'normalize_feature_map': {'score': 100}}, "
@@ -44,9 +44,10 @@ def classroom(tmp_path_factory):
             shutil.copy(STUDENT, path)
         else:
             nb = nbformat.read(REFERENCE, as_version=4)
-            for cell in nb.cells:
-                if assignments.exercise_name(cell):
+            for cell in nb.cells:  # the chapter's other exercise is removed: it scores 0 for everyone
+                if assignments.exercise_name(cell) == "normalize_feature_map":
                     cell.source = EDITS[kind](cell.source)
+            nb.cells = [c for c in nb.cells if assignments.exercise_name(c) in (None, "normalize_feature_map")]
             nbformat.write(nb, path)
         paths.append(path)
         truth.append(EXPECTED[kind])

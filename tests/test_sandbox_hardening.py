@@ -176,8 +176,8 @@ def test_the_assignment_not_the_submission_decides_what_is_graded(tmp_path):
         nb.cells.append(_exercise_cell(nbformat.read(repo / "notebooks" / f"{chapter}.ipynb", as_version=4)))
     nbformat.write(nb, tmp_path / "02_activations.ipynb")
     report = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)
-    assert [r["exercise"] for r in report["exercises"]] == ["normalize_feature_map"]
-    assert report["score"] == 0 and report["max_score"] == 2.0
+    assert [r["exercise"] for r in report["exercises"]] == ["channel_means", "normalize_feature_map"]
+    assert report["score"] == 0 and report["max_score"] == 4.0
     renamed = nbformat.read(repo / "notebooks" / "02_activations.ipynb", as_version=4)
     renamed.metadata.pop("course", None)
     nbformat.write(renamed, tmp_path / "my_homework.ipynb")
@@ -191,8 +191,9 @@ def test_honest_notebook_habits_are_graded_fairly(tmp_path):
     cell = _exercise_cell(solved)
     cell.source = cell.source.replace("import numpy as np", "%matplotlib inline\nimport numpy as np", 1)
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
-    assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 2.0
+    assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 4.0
     cell.source = cell.source.replace("%matplotlib inline\nimport numpy as np", "", 1)  # relies on an earlier cell
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
-    [record] = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["exercises"]
+    report = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)
+    record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
     assert record["score"] == 0 and any("only the exercise cell runs" in m for m in record["messages"])

@@ -11,9 +11,11 @@ course's own implementation, with tolerances rather than exact floats.
 """
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
+
+from helpers.grading.checks import Check, close, finite
+from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS
 
 MARKER = "# EXERCISE"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -30,44 +32,6 @@ class Exercise:
     points: float = 2.0
 
 
-def _close(actual, expected, atol, what):
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    if actual.shape != expected.shape:
-        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
-    worst = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
-    if not worst <= atol:
-        raise AssertionError(f"{what}: off by up to {worst:.4g} (tolerance {atol:g})")
-
-
-def _finite(output, what):
-    """Refuse NaN or infinite outputs before any comparison (a NaN passes ``a >= b`` tests)."""
-    try:
-        values = np.asarray(output, dtype=np.float64)
-    except (TypeError, ValueError):
-        return  # not numbers: the check's own comparison reports it
-    if not np.isfinite(values).all():
-        raise AssertionError(f"{what}: your output contains {int((~np.isfinite(values)).sum())} NaN or infinite values")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check: ``inputs(rng)`` gives the arguments of the student's function and
-    ``verify(output, *arguments)`` raises AssertionError (with the reason) when the
-    function's output is wrong. The two halves are separate so that the grader can call
-    the student's function in a sandbox and verify its output outside it.
-
-    Every input is drawn from ``rng`` (the grader seeds it per submission), so no answer
-    can be looked up. ``needs`` names the check of the main case that an edge case
-    (a constant map, constant images) counts only with: a function that returns 128 for
-    every map is not given the constant-map point."""
-
-    what: str
-    inputs: Callable
-    verify: Callable
-    needs: str = ""
-
-
 # -- 01: confusion matrix -------------------------------------------------------------
 def _cm_by_loops(t, p, classes):
     cm = [[0] * classes for _ in range(classes)]
@@ -77,7 +41,7 @@ def _cm_by_loops(t, p, classes):
 
 
 def _verify_confusion(what):
-    return lambda out, t, p, c: _close(out, _cm_by_loops(t, p, c), 0, what)
+    return lambda out, t, p, c: close(out, _cm_by_loops(t, p, c), 0, what)
 
 
 def _small_labels(rng):
@@ -107,7 +71,7 @@ def _verify_normalize(what):
     def verify(out, channel):
         from helpers.featuremaps import normalize_channel
 
-        _close(out, normalize_channel(channel), 1, what)
+        close(out, normalize_channel(channel), 1, what)
     return verify
 
 
@@ -171,7 +135,7 @@ def _tv_by_loops(images):
 
 
 def _verify_tv(what):
-    return lambda out, images: _close(out, _tv_by_loops(images), 1e-5, what)
+    return lambda out, images: close(out, _tv_by_loops(images), 1e-5, what)
 
 
 _TV = (
@@ -199,14 +163,14 @@ def _verify_weights_give_grad_cam(out, gradients):
                              f"expected {gradients.shape[::3]}")
     cam = np.maximum(np.einsum("nhwc,nc->nhw", features, weights), 0)
     expected = np.maximum(np.einsum("nhwc,nc->nhw", features, gradients.mean(axis=(1, 2))), 0)
-    _close(cam, expected, 1e-6, "the Grad-CAM map built from your weights")
+    close(cam, expected, 1e-6, "the Grad-CAM map built from your weights")
 
 
 _WEIGHTS = (
     Check("small case", lambda rng: (rng.integers(-6, 7, (1, 2, 3, 2)).astype(np.float64),),
-          lambda out, g: _close(out, _weights_by_loops(g), 1e-9, "one 2x3 map of 2 channels of small integers")),
+          lambda out, g: close(out, _weights_by_loops(g), 1e-9, "one 2x3 map of 2 channels of small integers")),
     Check("random gradients", lambda rng: (rng.normal(size=(3, 5, 5, 8)),),
-          lambda out, g: _close(out, _weights_by_loops(g), 1e-6, "3 random 5x5x8 gradient maps")),
+          lambda out, g: close(out, _weights_by_loops(g), 1e-6, "3 random 5x5x8 gradient maps")),
     Check("gives Grad-CAM", lambda rng: (rng.normal(size=(2, 4, 4, 3)),), _verify_weights_give_grad_cam),
 )
 
@@ -218,8 +182,8 @@ EXERCISES = {
         _CONFUSION),
     "normalize_feature_map": Exercise(
         "02", "normalize_feature_map",
-        "centre the map on its mean, divide by its standard deviation (a constant map becomes uniform 128), "
-        "multiply by 64, add 128, clip to [0, 255] and return uint8.",
+        "a constant map (np.ptp(channel) == 0) becomes uniform 128; otherwise centre the map on its mean, divide "
+        "by its standard deviation, multiply by 64, add 128, clip to [0, 255] and return uint8.",
         _NORMALIZE),
     "first_layer_optimum": Exercise(
         "03", "first_layer_optimum",
@@ -234,6 +198,19 @@ EXERCISES = {
         "05", "grad_cam_weights",
         "average the gradients over the two spatial axes: (n, h, w, channels) -> (n, channels).",
         _WEIGHTS),
+    "channel_means": Exercise(
+        "02", "channel_means",
+        "build a keras.Model from model.inputs to the layer's output, run the images through it and "
+        "average the activations over every axis but the last (images, and rows and columns if any); "
+        "return a NumPy array of shape (channels,).",
+        CHANNEL_MEANS),
+    "grad_cam_plus_plus_map": Exercise(
+        "05", "grad_cam_plus_plus_map",
+        "with a tf.GradientTape take g, the gradient of scores[:, class_index] with respect to the layer's maps A; "
+        "alpha = g**2 / (2 g**2 + (A summed over rows and columns) * g**3), 0 where that denominator is 0; one "
+        "weight per channel: alpha * relu(g) summed over rows and columns; return relu(sum over channels of "
+        "weight * A), shape (n, h, w), at the layer's grid (no resizing, no scaling).",
+        GRAD_CAM_PLUS_PLUS),
 }
 
 
@@ -278,7 +255,7 @@ def score_outputs(name, outputs, inputs):
             messages.append(f"{check.what}: {output}")
             continue
         try:
-            _finite(output, check.what)
+            finite(output, check.what)
             check.verify(output, *arguments)
         except AssertionError as err:
             messages.append(str(err))

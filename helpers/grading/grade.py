@@ -94,6 +94,15 @@ def python_source(source):
         return source
 
 
+def _kind(argument):
+    """How a check argument travels into the sandbox: ``array``, ``scalar`` (numbers, strings) or ``model``."""
+    if isinstance(argument, np.ndarray):
+        return "array"
+    if hasattr(argument, "save") and hasattr(argument, "get_weights"):  # a Keras model
+        return "model"
+    return "scalar"
+
+
 def write_job(workdir, cells, cell_timeout, seed):
     """Write ``job.json``, ``inputs.npz`` and the runner into ``workdir``; return the inputs per exercise."""
     job, arrays, inputs = {"cell_timeout": cell_timeout, "exercises": []}, {}, {}
@@ -101,8 +110,13 @@ def write_job(workdir, cells, cell_timeout, seed):
         inputs[name] = check_inputs(name, seed)
         kinds = []
         for index, arguments in enumerate(inputs[name]):
-            kinds.append(["array" if isinstance(a, np.ndarray) else "scalar" for a in arguments])
-            arrays.update({f"{name}__{index}__{j}": np.asarray(a) for j, a in enumerate(arguments)})
+            kinds.append([_kind(a) for a in arguments])
+            for j, a in enumerate(arguments):
+                key = f"{name}__{index}__{j}"
+                if kinds[-1][j] == "model":  # a network travels as a .keras file, loaded inside the sandbox
+                    a.save(workdir / f"{key}.keras")
+                else:
+                    arrays[key] = np.asarray(a)
         job["exercises"].append({"name": name, "function": EXERCISES[name].function,
                                  "source": python_source(source), "arguments": kinds})
     (workdir / "job.json").write_text(json.dumps(job))

@@ -133,7 +133,12 @@ def _make_preprocessor():
             from helpers.grading import grade, sandbox
 
             if self.isolate:
-                sandbox.ensure_works()
+                try:
+                    sandbox.ensure_works()
+                except sandbox.SandboxUnavailable as err:  # one message and a stop, not a traceback and 0 per student
+                    raise SystemExit(f"autograde stopped before grading any submission: {err.reason}; or set "
+                                     "c.SandboxedExecute.isolate = False in nbgrader_config.py to run submissions "
+                                     "unisolated (only for notebooks you trust)") from None
             cells = {}
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})

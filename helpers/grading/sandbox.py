@@ -45,7 +45,14 @@ _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cach
 
 
 class SandboxUnavailable(RuntimeError):
-    """bubblewrap is missing or cannot create its namespaces here."""
+    """bubblewrap is missing or cannot create its namespaces here.
+
+    ``reason`` says why and how to fix it; the message adds the command-line way to grade without
+    isolation (``--no-sandbox``); other front ends (nbgrader) name their own."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(f"{reason}; or pass --no-sandbox to run submissions unisolated (only for notebooks you trust)")
 
 
 def bwrap():
@@ -82,8 +89,7 @@ def command(workdir, argv):
     executable = bwrap()
     if executable is None:
         raise SandboxUnavailable("grading runs submissions in bubblewrap, which is not installed: "
-                                 "`apt-get install bubblewrap` (Debian/Ubuntu), or pass --no-sandbox to "
-                                 "run them unisolated (only for notebooks you trust)")
+                                 "`apt-get install bubblewrap` (Debian/Ubuntu)")
     python = _python_paths()
     args = [executable, "--unshare-all", "--unshare-user", "--uid", str(UNPRIVILEGED), "--gid", str(UNPRIVILEGED),
             "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev",
@@ -170,4 +176,4 @@ def ensure_works():
         _WORKS["why"] = (done.stderr or done.stdout).strip()[-300:]
     if not _WORKS["ok"]:
         raise SandboxUnavailable(f"bubblewrap cannot start a sandbox on this machine ({_WORKS['why']}); it needs "
-                                 "user namespaces (or root), or pass --no-sandbox to run submissions unisolated")
+                                 "user namespaces (or root)")

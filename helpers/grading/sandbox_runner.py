@@ -1,8 +1,9 @@
 """Inside the sandbox: run a submission's exercise cells and call its functions on the check inputs.
 
 This script is copied into the sandbox directory and run there by :mod:`helpers.grading.grade`
-(``python -I runner.py``); it imports only the standard library and NumPy. It reads
-``job.json`` (cells, function names, time limit) and ``inputs.npz``, executes the cells
+(``python -I runner.py``); it imports only the standard library and NumPy, and Keras when an
+exercise takes a model (saved by the grader as ``<key>.keras`` and loaded here with Keras's safe
+mode). It reads ``job.json`` (cells, function names, time limit) and ``inputs.npz``, executes the cells
 in order in one namespace, calls each exercise's function on the inputs of each of its
 checks and saves every return value as ``out_<exercise>_<check>.npy``. What happened
 goes to ``results.json`` after every step. Nothing here decides a score: the grader
@@ -40,6 +41,18 @@ def _limited(seconds, action):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+def _argument(inputs, key, kind, models):
+    """One argument of a check: an array, a plain number or string, or a model loaded from ``<key>.keras``."""
+    if kind == "model":
+        if key not in models:
+            import keras  # only exercises that take a model pay for importing it
+
+            models[key] = keras.saving.load_model(f"{key}.keras", compile=False, safe_mode=True)
+        return models[key]
+    value = inputs[key]
+    return value.item() if kind == "scalar" else value
+
+
 def _save(results):
     with open("results.json", "w") as f:
         json.dump(results, f)
@@ -52,7 +65,7 @@ def main():
     signal.signal(signal.SIGALRM, _alarm)
     limit = float(job["cell_timeout"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    results = {}
+    results, models = {}, {}
     for exercise in job["exercises"]:
         name = exercise["name"]
         record = results[name] = {"cell_error": None, "outputs": []}
@@ -68,9 +81,10 @@ def main():
             if stuck:  # a function that ran out of time once is not given the time again
                 record["outputs"].append(f"not run: an earlier call {stuck}")
                 continue
-            arguments = [inputs[f"{name}__{index}__{j}"] for j in range(len(kinds))]
-            arguments = [a.item() if kind == "scalar" else a for a, kind in zip(arguments, kinds)]
-            value, error = _limited(limit, lambda: np.asarray(function(*arguments), dtype=np.float64))
+            arguments, error = _limited(limit, lambda: [_argument(inputs, f"{name}__{index}__{j}", kind, models)
+                                                        for j, kind in enumerate(kinds)])
+            if error is None:
+                value, error = _limited(limit, lambda: np.asarray(function(*arguments), dtype=np.float64))
             if error is None:
                 np.save(f"out_{name}_{index}.npy", value, allow_pickle=False)
             elif error.startswith("did not finish"):

@@ -1,0 +1,46 @@
+"""What an exercise check is, and the comparisons every check uses."""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def close(actual, expected, atol, what):
+    """Raise AssertionError (saying ``what`` and by how much) unless ``actual`` has ``expected``'s shape and
+    lies within ``atol`` of it everywhere (NaN never does)."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
+    worst = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
+    if not worst <= atol:
+        raise AssertionError(f"{what}: off by up to {worst:.4g} (tolerance {atol:g})")
+
+
+def finite(output, what):
+    """Refuse NaN or infinite outputs before any comparison (a NaN passes ``a >= b`` tests)."""
+    try:
+        values = np.asarray(output, dtype=np.float64)
+    except (TypeError, ValueError):
+        return  # not numbers: the check's own comparison reports it
+    if not np.isfinite(values).all():
+        raise AssertionError(f"{what}: your output contains {int((~np.isfinite(values)).sum())} NaN or infinite values")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: ``inputs(rng)`` gives the arguments of the student's function and
+    ``verify(output, *arguments)`` raises AssertionError (with the reason) when the
+    function's output is wrong. The two halves are separate so that the grader can call
+    the student's function in a sandbox and verify its output outside it.
+
+    Every input is drawn from ``rng`` (the grader seeds it per submission), so no answer
+    can be looked up. ``needs`` names the check of the main case that an edge case
+    (a constant map, constant images) counts only with: a function that returns 128 for
+    every map is not given the constant-map point."""
+
+    what: str
+    inputs: Callable
+    verify: Callable
+    needs: str = ""
