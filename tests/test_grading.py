@@ -266,3 +266,26 @@ def test_unreadable_files_are_graded_zero(tmp_path, content):
     assert "not a readable notebook" in report["exercises"][0]["messages"][0]
     missing = grade.grade(tmp_path / "04_missing.ipynb")
     assert missing["max_score"] == 2.0 and "does not exist" in missing["exercises"][0]["messages"][0]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_each_chapter_asks_its_question_and_the_student_version_hides_the_rubric(chapter):
+    from helpers.grading import questions
+
+    reference = nbformat.read(NOTEBOOKS / chapter, as_version=4)
+    [answer] = [c for c in reference.cells if questions.question_of(c)]
+    [name] = questions.for_chapter(chapter[:2])
+    assert questions.question_of(answer) == name and "Rubric" in answer.source
+    position = reference.cells.index(answer)
+    assert "## Question (graded by hand" in reference.cells[position - 1].source  # the question comes first
+    student = nbformat.read(REPO / "assignments" / chapter, as_version=4)
+    [blank] = [c for c in student.cells if questions.question_of(c)]
+    assert blank.source.startswith(questions.STUDENT_ANSWER) and "Rubric" not in blank.source
+    assert not any("Rubric" in c.source for c in student.cells)
+
+
+def test_the_grader_lists_the_question_graded_by_hand(capsys):
+    report = grade.grade(REPO / "assignments" / "05_attribution.ipynb", cell_timeout=30)
+    assert report["graded_by_hand"] == [{"question": "q05_baseline", "points": 1.0}]
+    grade.print_table(report)
+    assert "question q05_baseline (1 point) is graded by hand, not in this total" in capsys.readouterr().out

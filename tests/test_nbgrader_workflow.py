@@ -66,8 +66,8 @@ def course(tmp_path_factory):
 
 def test_generate_assignment_strips_the_solution_and_locks_the_test_cell(course):
     nb = nbformat.read(course / "release" / "ch02" / REFERENCE.name, as_version=4)
-    answers = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    answers = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+    tests = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
     assert len(answers) == len(tests) == 2  # normalize_feature_map and channel_means
     for answer in answers:
         assert "raise NotImplementedError()" in answer.source and "np.clip" not in answer.source
@@ -75,15 +75,19 @@ def test_generate_assignment_strips_the_solution_and_locks_the_test_cell(course)
     for test in tests:
         assert test.metadata["nbgrader"]["locked"] and test.metadata["nbgrader"]["points"] == 2.0
         assert test.metadata["nbgrader"]["checksum"]
+    [question] = [c for c in nb.cells if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("solution")]
+    assert question.metadata["nbgrader"]["grade"] and question.metadata["nbgrader"]["points"] == 1.0
+    assert "YOUR ANSWER HERE" in question.source and "Rubric" not in question.source
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
 
 
 def test_autograde_scores_exported_to_csv(course):
     with open(course / "grades.csv") as f:
         scores = {row["student_id"]: (float(row["score"]), float(row["max_score"])) for row in csv.DictReader(f)}
-    # every submission leaves channel_means as released (0 of 2 points)
-    assert scores == {"honest": (2.0, 4.0), "partial": (1.33, 4.0), "untouched": (0.0, 4.0),
-                      "cheater": (0.0, 4.0), "noisy": (2.0, 4.0)}
+    # every submission leaves channel_means as released (0 of 2 points); the question (1 point) is
+    # graded by hand and counts 0 until an instructor grades it
+    assert scores == {"honest": (2.0, 5.0), "partial": (1.33, 5.0), "untouched": (0.0, 5.0),
+                      "cheater": (0.0, 5.0), "noisy": (2.0, 5.0)}
 
 
 def test_feedback_names_what_failed(course):

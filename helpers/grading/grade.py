@@ -34,7 +34,7 @@ import tempfile
 import nbformat
 import numpy as np
 
-from helpers.grading import sandbox
+from helpers.grading import questions, sandbox
 from helpers.grading.assignments import exercise_name
 from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, for_chapter, score_outputs
 
@@ -220,7 +220,8 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     Returns:
         dict with ``submission``, ``score``, ``max_score``, ``exercises`` (one record per
         exercise: ``score``, ``points``, ``passed``, ``total``, ``messages``), ``problem``,
-        ``seed`` and ``isolated``.
+        ``seed``, ``isolated`` and ``graded_by_hand`` (the chapter's interpretation questions and
+        their points, not part of ``score``: see :mod:`helpers.grading.questions`).
     """
     if isolate:
         sandbox.ensure_works()
@@ -247,9 +248,11 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     if not names and not problem:
         problem = (f"cannot tell which assignment {path} answers: its name has no chapter number and it records no "
                    "exercises; submit it under the assignment's file name (NN_*.ipynb)")
+    manual = [{"question": q, "points": questions.QUESTIONS[q].points}
+              for q in questions.for_chapter(pathlib.Path(path).name[:2])]
     return {"submission": str(path), "score": round(sum(r["score"] for r in records), 2),
             "max_score": sum(r["points"] for r in records), "exercises": records, "problem": problem,
-            "seed": seed, "isolated": bool(isolate)}
+            "seed": seed, "isolated": bool(isolate), "graded_by_hand": manual}
 
 
 def _missing(name, problem):
@@ -291,6 +294,8 @@ def print_table(report):
         for message in r["messages"]:
             print(f"    - {message}")
     print(f"{'total':<24} {'':>7} {'':>7} {report['score']:>5.2f} / {report['max_score']}")
+    for item in report.get("graded_by_hand", []):
+        print(f"question {item['question']} ({item['points']:g} point) is graded by hand, not in this total")
     if report["problem"]:
         print(f"note: {report['problem']}")
 

@@ -3,7 +3,9 @@
 ``init`` writes an nbgrader course directory: ``source/chNN/<chapter>.ipynb`` for
 every chapter with exercises (the chapter notebook with nbgrader's cell metadata:
 the ``# EXERCISE`` cell is an answer cell, the check cell after it a read-only,
-checksummed test cell worth the exercise's points) and ``nbgrader_config.py``. From
+checksummed test cell worth the exercise's points, the interpretation question's answer
+cell a manually graded answer whose rubric ``generate_assignment`` removes) and
+``nbgrader_config.py``. From
 there nbgrader's own commands apply (see the README): ``generate_assignment``,
 ``release_assignment``/``collect``, ``autograde``, ``generate_feedback``, ``export``.
 
@@ -24,6 +26,7 @@ import sys
 import nbformat
 from nbformat.v4 import new_output
 
+from helpers.grading import questions
 from helpers.grading.assignments import exercise_name
 from helpers.data.registry import REPO_ROOT
 from helpers.grading.exercises import EXERCISES, for_chapter, partial_score
@@ -63,7 +66,12 @@ def source_notebook(nb, chapter):
         raise ValueError(f"chapter {chapter}: need an exercise cell and a check cell for each of {sorted(wanted)}; "
                          f"found exercise cells {sorted(answers)} and check cells {sorted(tests)}")
     for cell in nb.cells:
-        if exercise_name(cell) in wanted:
+        if questions.question_of(cell):  # a manually graded answer: nbgrader strips the rubric for students
+            name = questions.question_of(cell)
+            cell.metadata["nbgrader"] = {"grade": True, "solution": True, "locked": False,
+                                         "points": questions.QUESTIONS[name].points, "grade_id": name,
+                                         "schema_version": SCHEMA}
+        elif exercise_name(cell) in wanted:
             cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
                                          "grade_id": exercise_name(cell), "schema_version": SCHEMA}
         elif _check_cell_of(cell) in wanted:
