@@ -76,12 +76,26 @@ def cosine_similarity_matrix(patterns):
     return unit @ unit.T
 
 
-def plot_class_patterns(patterns, title, class_names=None):
-    """One row per class: the class-mean activation of every unit, one shared colour scale."""
+def unit_order(patterns):
+    """Column order that groups units by the class they respond to most (silent units last), each
+    group from the strongest unit down: the order :func:`plot_class_patterns` draws them in."""
+    patterns = np.asarray(patterns, dtype=np.float64)
+    preferred = np.where(patterns.max(axis=0) > 0, patterns.argmax(axis=0), len(patterns))
+    return np.lexsort((-patterns.max(axis=0), preferred))
+
+
+def plot_class_patterns(patterns, title, class_names=None, sort=True):
+    """One row per class: the class-mean activation of every unit, one shared colour scale.
+
+    With ``sort`` the units are grouped by the class they respond to most (:func:`unit_order`), so
+    each class's own units form a block; unsorted, hundreds of units read as noise.
+    """
+    patterns = np.asarray(patterns, dtype=np.float64)
+    order = unit_order(patterns) if sort else np.arange(patterns.shape[1])
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(patterns) + 1.2))
-    shown = ax.imshow(patterns, aspect="auto", cmap="magma", interpolation="nearest")
+    shown = ax.imshow(patterns[:, order], aspect="auto", cmap="magma", vmin=0, interpolation="nearest")
     ax.set_yticks(range(len(patterns)), class_names or range(len(patterns)))
-    ax.set_xlabel("unit")
+    ax.set_xlabel("unit, grouped by the class it responds to most" if sort else "unit")
     ax.set_ylabel("class")
     ax.set_title(title)
     fig.colorbar(shown, ax=ax, label="mean activation")

@@ -90,3 +90,11 @@ def test_encoding_silent_channels_grey_and_similarity_colour_maps():
     fig = statistics.plot_similarity(np.array([[1.0, -0.2], [-0.2, 1.0]]), "signed")
     assert fig.axes[0].images[0].get_cmap().name == "coolwarm" and fig.axes[0].images[0].get_clim() == (-1, 1)
     plt.close(fig)
+
+
+def test_unit_order_groups_units_by_their_class():
+    from helpers import statistics
+    patterns = np.array([[0.0, 5.0, 0.0, 1.0, 0.0],
+                         [2.0, 0.0, 0.0, 3.0, 0.0]])
+    # class 0 owns unit 1 (5.0); class 1 owns units 3 (3.0) and 0 (2.0); units 2 and 4 are silent
+    assert statistics.unit_order(patterns).tolist() == [1, 3, 0, 2, 4]
