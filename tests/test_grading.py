@@ -62,12 +62,35 @@ WRONG = {
         "largest activation": lambda m, layer, x: _layer(m, layer, x).max(axis=tuple(range(_layer(m, layer, x).ndim - 1))),
         "the next layer": lambda m, layer, x: _mean_but_last(_layer(m, m.layers[[l.name for l in m.layers].index(layer) + 1].name, x)),
     },
+    "neuron_ascent": {
+        "no clipping": lambda *a: _ascent(*a, variant="no clip"),
+        "no normalization": lambda *a: _ascent(*a, variant="raw gradient"),
+        "descent": lambda *a: _ascent(*a, variant="descent"),
+        "the channel's mean instead of the unit": lambda *a: _ascent(*a, variant="channel mean"),
+    },
     "grad_cam_plus_plus_map": {
         "plain Grad-CAM": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="mean"),
         "no ReLU on the gradient": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="no relu"),
         "alpha one half": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="half"),
     },
 }
+
+
+def _ascent(model, layer, channel, row, col, start, steps, step_size, variant="right"):
+    import keras
+    import tensorflow as tf
+    probe = keras.Model(model.input, model.get_layer(layer).output)
+    x = tf.Variable(tf.constant(start, tf.float32))
+    for _ in range(steps):
+        with tf.GradientTape() as tape:
+            out = probe(x, training=False)
+            value = tf.reduce_mean(out[..., channel]) if variant == "channel mean" else out[:, row, col, channel]
+        g = tape.gradient(value, x)
+        move = g if variant == "raw gradient" else tf.math.divide_no_nan(g, tf.norm(g))
+        x.assign(x + (-1 if variant == "descent" else 1) * step_size * move)
+        if variant != "no clip":
+            x.assign(tf.clip_by_value(x, 0.0, 1.0))
+    return x.numpy()
 
 
 def _layer(model, layer, images):
@@ -112,6 +135,7 @@ def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
                 "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
                 "grad_cam_weights": lambda g: g.mean(axis=(1, 2)),
                 "channel_means": lambda m, layer, x: _mean_but_last(_layer(m, layer, x)),
+                "neuron_ascent": _ascent,
                 "grad_cam_plus_plus_map": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="plus plus")}[name]
     assert exercises.run_checks(name, solution, seed=0)["passed"] == len(reference.checks)
     recorded = exercises.call_checks(solution, exercises.check_inputs(name, 0))
@@ -289,3 +313,25 @@ def test_the_grader_lists_the_question_graded_by_hand(capsys):
     assert report["graded_by_hand"] == [{"question": "q05_baseline", "points": 1.0}]
     grade.print_table(report)
     assert "question q05_baseline (1 point) is graded by hand, not in this total" in capsys.readouterr().out
+
+
+def test_student_text_reaches_the_terminal_escaped(capsys):
+    evil = "ValueError: \x1b[2J\x1b[1;1H\rtotal 10.00 / 10\n\u202etxt.exe"
+    report = {"exercises": [{"exercise": "normalize_feature_map", "chapter": "02", "passed": 0, "total": 3,
+                             "score": 0.0, "points": 2.0, "messages": [evil]}],
+              "score": 0.0, "max_score": 2.0, "problem": "\x1b]0;owned\x07", "graded_by_hand": []}
+    grade.print_table(report)
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\r\x07\u202e")
+    assert "\\x1b[2J" in out and "\\x0d" in out and "\\u202e" in out
+    assert len(out.splitlines()) == 5  # header, exercise, its one message, total, note: no faked lines
+
+
+def test_only_plain_import_lines_of_earlier_cells_are_taken():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nimport os; os.system('rm -rf /')\nx = 1\n"
+                                          "from scipy import ndimage as nd, stats\n    import json\nimport a, b as c"),
+                nbformat.v4.new_code_cell("# EXERCISE normalize_feature_map\nimport math"),
+                nbformat.v4.new_code_cell("import later")]
+    assert grade.notebook_imports(nb, "normalize_feature_map") == [
+        "import numpy as np", "from scipy import ndimage as nd, stats", "import a, b as c"]

@@ -102,7 +102,10 @@ def test_an_existing_scheduler_is_used_by_its_address(classroom):
     from distributed import LocalCluster
 
     paths, truth = classroom
+    seen = []
     with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
-        reports, _ = grade_class.grade_class(paths[:7], seed=5, scheduler=cluster.scheduler_address, cell_timeout=3)
+        reports, _ = grade_class.grade_class(paths[:7], seed=5, scheduler=cluster.scheduler_address, cell_timeout=3,
+                                             done=seen.append)
         assert len(cluster.scheduler.workers) == 1  # still running: the caller's cluster is left alone
     assert [r["score"] for r in reports] == truth[:7]
+    assert sorted(r["submission"] for r in seen) == sorted(r["submission"] for r in reports)  # each as it finished

@@ -192,8 +192,37 @@ def test_honest_notebook_habits_are_graded_fairly(tmp_path):
     cell.source = cell.source.replace("import numpy as np", "%matplotlib inline\nimport numpy as np", 1)
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
     assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 4.0
-    cell.source = cell.source.replace("%matplotlib inline\nimport numpy as np", "", 1)  # relies on an earlier cell
+    cell.source = cell.source.replace("%matplotlib inline\nimport numpy as np", "", 1)  # relies on an earlier import
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
+    assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 4.0
+    cell.source = cell.source.replace("    channel = np.asarray", "    channel = image_index + 0 * np.asarray", 1)
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")  # relies on a variable of an earlier cell
     report = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)
     record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
-    assert record["score"] == 0 and any("only the exercise cell runs" in m for m in record["messages"])
+    assert record["score"] == 0 and any("only the exercise cell runs" in m and "import lines" in m
+                                        for m in record["messages"])
+
+
+def test_writing_past_the_disk_limit_stops_the_run(tmp_path):
+    started = time.monotonic()
+    code, out = inside(tmp_path, """
+import os
+block = os.urandom(2**20)
+for i in range(1000):  # 1,000 files of 60 MiB: 60 GB if nothing stopped it
+    with open(f"fill{i}.bin", "wb") as f:
+        for _ in range(60):
+            f.write(block)
+print("wrote everything")
+""", timeout=120)
+    assert code is None and out.startswith(sandbox.DISK_STOP) and "wrote everything" not in out
+    assert time.monotonic() - started < 60
+    used = sandbox.disk_usage(tmp_path)
+    assert used < sandbox.LIMITS["disk"] + 8 * sandbox.FILE_SIZE_LIMIT  # the limit plus what one poll lets through
+    (tmp_path / "many").mkdir()
+    code, out = inside(tmp_path / "many", """
+import os
+for i in range(50_000):
+    os.mkdir(f"d{i}")
+print("made everything")
+""", timeout=120)
+    assert code is None and out.startswith(sandbox.DISK_STOP) and "made everything" not in out

@@ -23,12 +23,15 @@ def make_client(scheduler=None, workers=2):
     return Client(cluster)
 
 
-def gather(client, futures, label):
-    """Results of ``futures`` in submission order, with a progress bar as they finish."""
+def gather(client, futures, label, done=None):
+    """Results of ``futures`` in submission order, with a progress bar as they finish; ``done(result)``,
+    when given, is called with each result as soon as it is there (results are saved as they come)."""
     from distributed import as_completed
 
     with progress(None, label, total=len(futures)) as bar:
-        for _ in as_completed(futures):
+        for future in as_completed(futures):
+            if done is not None:
+                done(future.result())
             bar.update(1)
     return client.gather(futures)
 

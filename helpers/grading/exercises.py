@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.grading.checks import Check, close, finite
-from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS
+from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS, NEURON_ASCENT
 
 MARKER = "# EXERCISE"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -194,6 +194,12 @@ EXERCISES = {
         "per image: the mean absolute difference between vertical neighbours plus the mean absolute "
         "difference between horizontal neighbours (over rows, columns and channels); shape (n,).",
         _TV),
+    "neuron_ascent": Exercise(
+        "04", "neuron_ascent",
+        "with a tf.GradientTape, repeat `steps` times: the gradient g of the unit's value "
+        "(the layer's output [:, row, col, channel]) with respect to the image; x = x + step_size * g / ||g|| "
+        "(no change where g is 0); clip x to [0, 1]. Start from `start`, shape (1, H, W, C); return x.",
+        NEURON_ASCENT),
     "grad_cam_weights": Exercise(
         "05", "grad_cam_weights",
         "average the gradients over the two spatial axes: (n, h, w, channels) -> (n, channels).",

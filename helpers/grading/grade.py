@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import pathlib
+import re
 import secrets
 import shutil
 import stat
@@ -94,6 +95,27 @@ def python_source(source):
         return source
 
 
+#: Bounds on the import lines of earlier cells that are run before an exercise cell.
+MAX_IMPORT_LINES, MAX_IMPORT_CHARS = 50, 200
+_IMPORT_RE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s+\w+)?)*"
+                        r"|from\s+[\w.]+\s+import\s+[\w*]+(\s+as\s+\w+)?(\s*,\s*\w+(\s+as\s+\w+)?)*)\s*(#.*)?$")
+
+
+def notebook_imports(nb, name):
+    """The top-level import lines (``import x``, ``from x import y``; nothing else, one statement per
+    line) of the code cells before exercise ``name``'s cell: run before it when grading, so an answer
+    may rely on the notebook's imports as it did when the student ran it."""
+    lines = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if exercise_name(cell) == name:
+            break
+        lines += [line.strip() for line in cell.source.splitlines()
+                  if len(line) <= MAX_IMPORT_CHARS and _IMPORT_RE.match(line)]
+    return list(dict.fromkeys(lines))[:MAX_IMPORT_LINES]
+
+
 def _kind(argument):
     """How a check argument travels into the sandbox: ``array``, ``scalar`` (numbers, strings) or ``model``."""
     if isinstance(argument, np.ndarray):
@@ -103,8 +125,9 @@ def _kind(argument):
     return "scalar"
 
 
-def write_job(workdir, cells, cell_timeout, seed):
-    """Write ``job.json``, ``inputs.npz`` and the runner into ``workdir``; return the inputs per exercise."""
+def write_job(workdir, cells, cell_timeout, seed, imports=None):
+    """Write ``job.json``, ``inputs.npz`` and the runner into ``workdir``; return the inputs per exercise.
+    ``imports``: ``{exercise: [import lines of earlier cells]}`` (:func:`notebook_imports`)."""
     job, arrays, inputs = {"cell_timeout": cell_timeout, "exercises": []}, {}, {}
     for name, source in cells.items():
         inputs[name] = check_inputs(name, seed)
@@ -118,7 +141,8 @@ def write_job(workdir, cells, cell_timeout, seed):
                 else:
                     arrays[key] = np.asarray(a)
         job["exercises"].append({"name": name, "function": EXERCISES[name].function,
-                                 "source": python_source(source), "arguments": kinds})
+                                 "source": python_source(source), "arguments": kinds,
+                                 "imports": (imports or {}).get(name, [])})
     (workdir / "job.json").write_text(json.dumps(job))
     np.savez(workdir / "inputs.npz", **arrays)
     shutil.copy(_RUNNER, workdir / "runner.py")
@@ -172,12 +196,16 @@ def _workdir():
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(tmp)], check=False)
 
 
-def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True):
-    """Run ``cells`` (``{exercise: source}``) in a sandbox; return ``{exercise: record}`` and a note."""
+def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, imports=None):
+    """Run ``cells`` (``{exercise: source}``, each after its ``imports`` lines) in a sandbox; return
+    ``{exercise: record}`` and a note."""
     with _workdir() as workdir:
-        inputs = write_job(workdir, cells, cell_timeout, seed)
-        code, _ = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate)
+        inputs = write_job(workdir, cells, cell_timeout, seed, imports)
+        code, tail = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate)
         note = f"grading stopped after the total limit of {total_timeout:g} s" if code is None else ""
+        if tail.startswith(sandbox.DISK_STOP):
+            note = (f"grading stopped: the submission wrote more than {sandbox.LIMITS['disk'] // 2**20} MiB or "
+                    f"{sandbox.LIMITS['files']:,} files")
         results = read_results(workdir)
         records = {}
         for name in cells:
@@ -201,8 +229,9 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True):
             record["messages"] = messages + ([] if undefined or name not in results else record["messages"])
             raised = [cell_error] + [s for s in statuses if isinstance(s, str)]
             if any(isinstance(e, str) and e.startswith("NameError") for e in raised):
-                record["messages"].append("only the exercise cell runs when grading, not the cells before it: import "
-                                          "or define everything your answer uses inside the exercise cell")
+                record["messages"].append("only the exercise cell runs when grading, after the import lines of the "
+                                          "cells before it: define everything else your answer uses inside the "
+                                          "exercise cell")
             records[name] = record
     return records, note
 
@@ -239,7 +268,8 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     results = {name: _missing(name, f"your exercise cell has {length:,} characters, more than the {MAX_CELL_CHARS:,} "
                                     "a solution needs; it was not run") for name, length in too_long.items()}
     if cells:
-        ran, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate)
+        imports = {name: notebook_imports(nb, name) for name in cells}
+        ran, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate, imports)
         results.update(ran)
         problem = problem or note
     records = [results.get(name) or _missing(name, problem) for name in names]
@@ -286,18 +316,29 @@ def submission_problem(path):
     return ""
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text):
+    """``text`` with control characters shown as ``\\xNN`` / ``\\uNNNN``: a student's error message cannot move the
+    cursor, recolour, clear or fake lines of the instructor's terminal (escape sequences, carriage returns,
+    newlines, bidirectional overrides)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
+                            str(text))
+
+
 def print_table(report):
-    """The per-exercise score table."""
+    """The per-exercise score table (what came from the submission is shown with :func:`printable`)."""
     print(f"{'exercise':<24} {'chapter':>7} {'checks':>7} {'score':>11}")
     for r in report["exercises"]:
         print(f"{r['exercise']:<24} {r['chapter']:>7} {r['passed']:>3}/{r['total']:<3} {r['score']:>5.2f} / {r['points']:<4}")
         for message in r["messages"]:
-            print(f"    - {message}")
+            print(f"    - {printable(message)}")
     print(f"{'total':<24} {'':>7} {'':>7} {report['score']:>5.2f} / {report['max_score']}")
     for item in report.get("graded_by_hand", []):
         print(f"question {item['question']} ({item['points']:g} point) is graded by hand, not in this total")
     if report["problem"]:
-        print(f"note: {report['problem']}")
+        print(f"note: {printable(report['problem'])}")
 
 
 def main(argv=None):

@@ -38,11 +38,12 @@ def _grade_one(path, seed, cell_timeout, total_timeout, isolate):
 
 
 def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_timeout=30, total_timeout=300,
-                isolate=True, client=None):
+                isolate=True, client=None, done=None):
     """Grade ``paths`` in parallel; return ``(reports in the order of paths, class seed)``.
 
     ``client``: an existing Dask client to use (left open); otherwise one is made from
-    ``scheduler``/``workers`` and closed at the end."""
+    ``scheduler``/``workers`` and closed at the end. ``done(report)`` is called with each
+    report as soon as it is there, so a class run that is stopped keeps what it graded."""
     from helpers.grading import sandbox
 
     if isolate:
@@ -52,24 +53,41 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
     seeds = submission_seeds(len(paths), seed)
     args = (cell_timeout, total_timeout, isolate)
     if serial:
-        return [_grade_one(p, s, *args) for p, s in progress(list(zip(paths, seeds)), "grading")], seed
+        reports = []
+        for p, s in progress(list(zip(paths, seeds)), "grading"):
+            reports.append(_grade_one(p, s, *args))
+            if done is not None:
+                done(reports[-1])
+        return reports, seed
     own = client is None
     client = make_client(scheduler, workers) if own else client
     try:
         futures = client.map(_grade_one, paths, seeds, *[[a] * len(paths) for a in args], pure=False)
-        return gather(client, futures, "grading"), seed
+        return gather(client, futures, "grading", done), seed
     finally:
         if own:
             close(client, scheduler)
 
 
 def write_csv(reports, path):
-    """One row per submission: submission, score, max_score, problem."""
+    """One row per submission: submission, score, max_score, problem (control characters escaped)."""
+    from helpers.grading.grade import printable
+
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["submission", "score", "max_score", "seed", "problem"])
         for r in reports:
-            writer.writerow([r["submission"], r["score"], r["max_score"], r["seed"], r["problem"]])
+            writer.writerow([printable(r["submission"]), r["score"], r["max_score"], r["seed"], printable(r["problem"])])
+
+
+def _save(report):
+    """Write one submission's ``.grade.json`` beside it, now (reports are saved as they finish)."""
+    from helpers.grading import grade
+
+    try:
+        grade.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
+    except OSError as err:
+        report["problem"] = (report["problem"] + "; " if report["problem"] else "") + f"its .grade.json: {err}"
 
 
 def main(argv=None):
@@ -98,16 +116,14 @@ def main(argv=None):
             unique[path.resolve()] = path
     try:
         reports, seed = grade_class(list(unique.values()), args.seed, args.scheduler, args.workers, args.serial,
-                                    args.cell_timeout, args.total_timeout, not args.no_sandbox)
+                                    args.cell_timeout, args.total_timeout, not args.no_sandbox, done=_save)
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for report in reports:
-        print(f"{report['submission']}: {report['score']:.2f} / {report['max_score']}")
-        try:
-            grade.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
-        except OSError as err:
-            print(f"    could not write its .grade.json ({err}); the score is in {args.csv}")
+        print(f"{grade.printable(report['submission'])}: {report['score']:.2f} / {report['max_score']}")
+        if "its .grade.json" in (report["problem"] or ""):
+            print(f"    could not write its .grade.json; the score is in {args.csv}")
     write_csv(reports, args.csv)
     print(f"class seed {seed}; scores in {args.csv}")
     return 0

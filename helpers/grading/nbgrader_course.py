@@ -155,8 +155,9 @@ def _make_preprocessor():
                 if cell.cell_type == "code" and name in EXERCISES and name not in cells:
                     cells[name] = cell.source
             seed = secrets.randbits(32)
-            records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate) \
-                if cells else ({}, "")
+            imports = {name: grade.notebook_imports(nb, name) for name in cells}
+            records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate,
+                                                 imports) if cells else ({}, "")
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 grade_id = str(meta.get("grade_id", ""))

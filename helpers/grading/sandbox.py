@@ -17,7 +17,9 @@ Python interpreter inside `bubblewrap <https://github.com/containers/bubblewrap>
 - an empty environment, for bubblewrap itself too (``/proc/1/environ`` shows nothing of
   the grader's), and limits (:data:`LIMITS`): memory and processes of the whole run (a control
   group, :mod:`helpers.grading.limits`, where the machine allows one; else the address
-  space of each process), the size of every file, and the sizes of ``/tmp`` and ``/dev/shm``.
+  space of each process), the size of every file, the sizes of ``/tmp`` and ``/dev/shm``, and
+  the total size and file count of the sandbox directory (measured while the code runs; the
+  run is stopped when it grows past them).
 
 Without bubblewrap :func:`run` refuses (:class:`SandboxUnavailable`, naming the
 package to install) unless ``isolate=False`` is passed on purpose: the code then runs
@@ -31,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 from helpers.grading.limits import ControlGroup
 
@@ -38,7 +41,11 @@ MOUNT_POINT = "/sandbox"
 FILE_SIZE_LIMIT = 64 * 2**20
 #: Limits of a sandboxed run, stated in the README.
 LIMITS = {"memory": 2 * 2**30, "processes": 64, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
-          "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20}
+          "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20, "disk": 256 * 2**20, "files": 10_000}
+#: How often the sandbox directory's size is measured while the code runs (seconds).
+DISK_POLL = 0.2
+#: The first line of the output of a run stopped for writing too much.
+DISK_STOP = "[sandbox stopped: the sandbox directory grew past its limit]"
 #: The user the code runs as inside the sandbox (``nobody``).
 UNPRIVILEGED = 65534
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache")
@@ -114,6 +121,46 @@ def _limits():
     resource.setrlimit(resource.RLIMIT_AS, (LIMITS["address space"], LIMITS["address space"]))
 
 
+def disk_usage(root, max_entries=LIMITS["files"]):
+    """Bytes allocated below ``root`` (links not followed), or None when it holds more than ``max_entries``
+    entries (counting them all could itself take long)."""
+    total, count, stack = 0, 0, [str(root)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:  # removed or made unreadable meanwhile: what is left is counted next time
+            continue
+        for entry in entries:
+            count += 1
+            if count > max_entries:
+                return None
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                total += info.st_blocks * 512
+    return total
+
+
+def _wait(process, workdir, timeout):
+    """The exit code, or None when the time ran out or the directory grew past ``LIMITS["disk"]`` /
+    ``LIMITS["files"]`` (measured every :data:`DISK_POLL` s); second value: True for the disk."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return process.wait(timeout=max(0.0, min(DISK_POLL, deadline - time.monotonic()))), False
+        except subprocess.TimeoutExpired:
+            pass
+        used = disk_usage(workdir)
+        if used is None or used > LIMITS["disk"]:
+            return None, True
+        if time.monotonic() >= deadline:
+            return None, False
+
+
 def run(workdir, script, args=(), timeout=300, isolate=True):
     """Run ``python script args`` in ``workdir``, isolated unless ``isolate=False``.
 
@@ -125,8 +172,12 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
         isolate: False runs without bubblewrap (no file-system isolation).
 
     Returns:
-        ``(returncode or None when killed at the time limit, last 2,000 characters of
-        its output)``; the output is also in ``workdir/output.log``.
+        ``(returncode or None when killed at the time limit or for writing more than
+        ``LIMITS["disk"]`` bytes or ``LIMITS["files"]`` files in ``workdir``, last 2,000
+        characters of its output)``; the output is also in ``workdir/output.log``; a run stopped
+        for the disk has :data:`DISK_STOP` as the first line of that tail. The directory is
+        measured every :data:`DISK_POLL` s, so a run can pass the limit by what it writes in
+        that time (each file is at most ``LIMITS["file size"]``).
     """
     workdir = pathlib.Path(workdir)
     python = pathlib.Path(sys.executable)
@@ -145,10 +196,9 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
 
         process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=prepare, env=env)
+        disk = False
         try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
+            code, disk = _wait(process, workdir, timeout)
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # whatever the code left behind in its session
@@ -157,7 +207,7 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
             process.wait()
         out.seek(max(0, os.fstat(out.fileno()).st_size - 2000))
         tail = out.read(2000).decode("utf-8", "replace")
-    return code, tail
+    return code, (DISK_STOP + "\n" + tail) if disk else tail
 
 
 _WORKS = {}

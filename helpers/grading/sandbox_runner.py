@@ -70,6 +70,10 @@ def main():
         name = exercise["name"]
         record = results[name] = {"cell_error": None, "outputs": []}
         _save(results)
+        for line in exercise.get("imports", []):  # the notebook's own imports; one that fails here is skipped
+            _, failed = _limited(limit, lambda: exec(compile(line, "<notebook imports>", "exec"), namespace))
+            if failed:
+                record.setdefault("imports_not_run", []).append(line)
         code = exercise["source"]
         _, record["cell_error"] = _limited(limit, lambda: exec(compile(code, f"<exercise {name}>", "exec"), namespace))
         function = namespace.get(exercise["function"])
