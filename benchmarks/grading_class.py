@@ -82,11 +82,13 @@ def nbgrader_autograde(root, made):
     for student, chapter, path in made:
         target = course / "submitted" / student / f"ch{chapter}" / path.name
         target.parent.mkdir(parents=True)
-        [answer] = [c.source for c in nbformat.read(path, as_version=4).cells if assignments.exercise_name(c)]
+        answers = {assignments.exercise_name(c): c.source for c in nbformat.read(path, as_version=4).cells
+                   if assignments.exercise_name(c)}
         nb = nbformat.read(course / "release" / f"ch{chapter}" / path.name, as_version=4)
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = answer  # the student's answer in the released notebook, as nbgrader collects it
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution") and cell.cell_type == "code":  # the question cell is left as released
+                cell.source = answers[meta["grade_id"]]  # the student's answers, as nbgrader collects them
         nbformat.write(nb, target)
     start = time.perf_counter()
     for chapter in sorted({c for _, c, _ in made}):
@@ -115,7 +117,7 @@ def main():
         client.cluster.close()
         nb_scores, t_nbgrader = nbgrader_autograde(root, made)
     same = [r["score"] for r in serial] == [r["score"] for r in dask] == [r["score"] for r in warm]
-    same_nbgrader = all(nb_scores[(s, c)] == r["score"] for (s, c, _), r in zip(made, serial))
+    same_nbgrader = all(nb_scores[(s, c)] == r["score"] for (s, c, _), r in zip(made, serial))  # questions: 0 until graded
     print(f"{N} submissions (chapters 01-05; honest, partial, untouched, syntax error, cheat)")
     print(f"{'how':<38} {'seconds':>8} {'s/submission':>13} {'vs serial':>10}")
     for label, seconds in (("serial (baseline)", t_serial), ("Dask, 2 workers, cluster start incl.", t_dask),

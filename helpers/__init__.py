@@ -17,13 +17,16 @@ Each concept of the course lives in one module:
 - :mod:`helpers.modelparts`, :mod:`helpers.arguments` -- layer lookup, model copies, argument checks.
 - :mod:`helpers.regularizers`, :mod:`helpers.maximize`, :mod:`helpers.contrast`, :mod:`helpers.scoring` --
   activation maximization and contrast views of its images.
+- :mod:`helpers.pattern_pieces` -- is an optimized pattern tied to its place, does it repeat a piece?
 - :mod:`helpers.cams`, :mod:`helpers.attribution`, :mod:`helpers.groundtruth`, :mod:`helpers.overlays` --
-  Grad-CAM and attribution, scored against known masks, drawn over images.
+  Grad-CAM and attribution, scored against known masks (with bootstrap intervals), drawn over images.
+- :mod:`helpers.invariance` -- the input-invariance test: the same function on shifted inputs.
 - :mod:`helpers.claims` -- ``claim(sentence, condition, **numbers)``: prose checked every time a chapter runs.
 
 The tooling that renders and grades the course lives in two subpackages:
 :mod:`helpers.course` (render, report, sweeps) and :mod:`helpers.grading`
-(exercises, student versions, the sandboxed grader, nbgrader, class grading).
+(exercises and their checks, questions graded by hand, student versions, the sandboxed
+grader, nbgrader, class grading).
 
 Importing :mod:`helpers` does not import TensorFlow, so that :func:`setup` can
 silence TensorFlow's logging before TensorFlow starts.
