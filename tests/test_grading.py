@@ -289,7 +289,7 @@ def test_unreadable_files_are_graded_zero(tmp_path, content):
     assert "is not a readable notebook" in report["problem"]
     assert "not a readable notebook" in report["exercises"][0]["messages"][0]
     missing = grade.grade(tmp_path / "04_missing.ipynb")
-    assert missing["max_score"] == 2.0 and "does not exist" in missing["exercises"][0]["messages"][0]
+    assert missing["max_score"] == chapter_points("04") and "does not exist" in missing["exercises"][0]["messages"][0]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
