@@ -20,6 +20,14 @@ def _close_figures():
     plt.close("all")
 
 
+@pytest.fixture(scope="module")
+def seeded_session():
+    """``helpers.setup(0)`` once per test module that asks for it: the seeds and logging the chapters use."""
+    import helpers
+
+    helpers.setup(0)
+
+
 
 @pytest.fixture(scope="session")
 def bubblewrap():

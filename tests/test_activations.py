@@ -4,13 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-import helpers
 from helpers.activations import layer_activations, layer_names
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _session():
-    helpers.setup(0)
+pytestmark = pytest.mark.usefixtures("seeded_session")
 
 
 def hand_conv_model(sequential=False, with_input=True, channels=1):

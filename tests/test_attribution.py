@@ -6,13 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-import helpers
 from helpers import attribution
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _session():
-    helpers.setup(0)
+pytestmark = pytest.mark.usefixtures("seeded_session")
 
 
 def gap_model(seed=0, activation="softmax"):

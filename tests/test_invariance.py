@@ -4,13 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-import helpers
 from helpers import attribution, invariance
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _session():
-    helpers.setup(0)
+pytestmark = pytest.mark.usefixtures("seeded_session")
 
 
 def conv_model():

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-import helpers
 from helpers import models
 
 # Parameter counts printed in the sources (shared/seeds) or derived from their layer lists.
@@ -43,9 +42,7 @@ SOURCE_SUMMARIES = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _session():
-    helpers.setup(0)
+pytestmark = pytest.mark.usefixtures("seeded_session")
 
 
 @pytest.mark.parametrize("name", sorted(SOURCE_PARAMETERS))

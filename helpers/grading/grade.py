@@ -56,9 +56,9 @@ def read_submission(path):
         return None, f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
     if pathlib.Path(path).exists() and not _regular(path):
         return None, f"{path} is not a regular file"
-    if pathlib.Path(path).exists() and pathlib.Path(path).stat().st_size > MAX_SUBMISSION_BYTES:
-        size = pathlib.Path(path).stat().st_size / 2**20
-        return None, (f"{path} is {size:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a notebook of this "
+    size = pathlib.Path(path).stat().st_size if pathlib.Path(path).exists() else 0
+    if size > MAX_SUBMISSION_BYTES:
+        return None, (f"{path} is {size / 2**20:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a notebook of this "
                       "course needs: clear its outputs (Kernel > Restart & Clear Output) and submit it again")
     try:
         nb = nbformat.read(path, as_version=4)

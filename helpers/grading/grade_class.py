@@ -80,14 +80,19 @@ def write_csv(reports, path):
             writer.writerow([printable(r["submission"]), r["score"], r["max_score"], r["seed"], printable(r["problem"])])
 
 
-def _save(report):
-    """Write one submission's ``.grade.json`` beside it, now (reports are saved as they finish)."""
+def _saver(csv_path):
+    """``save(report)``: write one submission's ``.grade.json`` beside it, now (reports are saved as they
+    finish); when that fails, say so at once and note it in the report (it reaches the CSV)."""
     from helpers.grading import grade
 
-    try:
-        grade.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
-    except OSError as err:
-        report["problem"] = (report["problem"] + "; " if report["problem"] else "") + f"its .grade.json: {err}"
+    def save(report):
+        try:
+            grade.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
+        except OSError as err:
+            report["problem"] = (report["problem"] + "; " if report["problem"] else "") + f"its .grade.json: {err}"
+            print(f"{grade.printable(report['submission'])}: could not write its .grade.json "
+                  f"({grade.printable(err)}); the score is in {csv_path}", file=sys.stderr)
+    return save
 
 
 def main(argv=None):
@@ -116,14 +121,13 @@ def main(argv=None):
             unique[path.resolve()] = path
     try:
         reports, seed = grade_class(list(unique.values()), args.seed, args.scheduler, args.workers, args.serial,
-                                    args.cell_timeout, args.total_timeout, not args.no_sandbox, done=_save)
+                                    args.cell_timeout, args.total_timeout, not args.no_sandbox,
+                                    done=_saver(args.csv))
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for report in reports:
         print(f"{grade.printable(report['submission'])}: {report['score']:.2f} / {report['max_score']}")
-        if "its .grade.json" in (report["problem"] or ""):
-            print(f"    could not write its .grade.json; the score is in {args.csv}")
     write_csv(reports, args.csv)
     print(f"class seed {seed}; scores in {args.csv}")
     return 0
