@@ -30,21 +30,23 @@ def _normalize_128_or_255(c):
 #: For every exercise, wrong but plausible answers (a sign instead of the optimum, constants,
 #: shortcuts, a transposed or summed result): each must score 0 on every seed.
 WRONG = {
-    "confusion_counts": {
-        "all zeros": lambda t, p, c: np.zeros((c, c), int),
-        "transposed": lambda t, p, c: np.add.at(m := np.zeros((c, c), int), (p, t), 1) or m,
-        "correct answers only": lambda t, p, c: np.diag(np.bincount(t[t == p], minlength=c)),
+    "most_confident_mistakes": {
+        "most confident overall": lambda m, x, y, n: _mistakes(m, x, y, n, variant="all images"),
+        "least confident first": lambda m, x, y, n: _mistakes(m, x, y, n, variant="ascending"),
+        "in index order": lambda m, x, y, n: _mistakes(m, x, y, n, variant="index order"),
+        "lowest probability of the true class": lambda m, x, y, n: _mistakes(m, x, y, n, variant="true class"),
     },
     "normalize_feature_map": {
         "min-max stretch": lambda c: ((c - c.min()) / (np.ptp(c) or 1) * 255).astype(np.uint8),
         "128 for a flat map, 255 otherwise": _normalize_128_or_255,
         "no clipping": lambda c: ((c - c.mean()) / (c.std() or 1) * 64 + 128),
     },
-    "first_layer_optimum": {
-        "sign of w": lambda k, rho: np.sign(k) * rho / np.sqrt(k.size),
-        "w itself": lambda k, rho: k,
-        "unit vector along w": lambda k, rho: k / np.linalg.norm(k),
-        "rho times w": lambda k, rho: rho * k,
+    "receptive_field_size": {
+        "strides left out": lambda m, layer: _field(m, layer, variant="no strides"),
+        "dilation left out": lambda m, layer: _field(m, layer, variant="no dilation"),
+        "square kernels": lambda m, layer: _field(m, layer, variant="square"),
+        "the last layer's field": lambda m, layer: _field(m, "", variant="right"),
+        "the layer's output shape": lambda m, layer: tuple(m.get_layer(layer).output.shape[1:3]),
     },
     "total_variation": {
         "one direction only": lambda x: np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)),
@@ -74,6 +76,30 @@ WRONG = {
         "alpha one half": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="half"),
     },
 }
+
+
+def _mistakes(model, images, labels, n, variant="right"):
+    p = np.asarray(model(images), np.float64)
+    wrong = np.arange(len(p)) if variant == "all images" else np.flatnonzero(p.argmax(1) != labels)
+    key = {"ascending": p.max(1)[wrong], "index order": wrong,
+           "true class": p[wrong, labels[wrong]]}.get(variant, -p.max(1)[wrong])
+    return wrong[np.argsort(key, kind="stable")][:n]
+
+
+def _field(model, layer, variant="right"):
+    import keras
+    size, jump = [1, 1], [1, 1]
+    for current in model.layers:
+        if isinstance(current, (keras.layers.Conv2D, keras.layers.MaxPooling2D)):
+            kernel = list(getattr(current, "kernel_size", None) or current.pool_size)
+            dilation = (1, 1) if variant == "no dilation" else getattr(current, "dilation_rate", (1, 1))
+            kernel = [kernel[0], kernel[0]] if variant == "square" else kernel
+            for axis in (0, 1):
+                size[axis] += (kernel[axis] - 1) * dilation[axis] * jump[axis]
+                jump[axis] *= 1 if variant == "no strides" else current.strides[axis]
+        if current.name == layer:
+            break
+    return tuple(size)
 
 
 def _ascent(model, layer, channel, row, col, start, steps, step_size, variant="right"):
@@ -129,9 +155,9 @@ def test_wrong_but_plausible_answers_score_zero(name):
 def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
     """Every check's inputs come from the seed: answers recorded for seed 0 are wrong for seed 1."""
     reference = exercises.EXERCISES[name]
-    solution = {"confusion_counts": lambda t, p, c: np.add.at(m := np.zeros((c, c), int), (t, p), 1) or m,
+    solution = {"most_confident_mistakes": _mistakes,
                 "normalize_feature_map": __import__("helpers.featuremaps", fromlist=["x"]).normalize_channel,
-                "first_layer_optimum": lambda k, rho: rho * k / np.linalg.norm(k),
+                "receptive_field_size": _field,
                 "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
                 "grad_cam_weights": lambda g: g.mean(axis=(1, 2)),
                 "channel_means": lambda m, layer, x: _mean_but_last(_layer(m, layer, x)),

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from helpers.grading.checks import Check, close, finite
+from helpers.grading.field_checks import RECEPTIVE_FIELD_SIZE
 from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS, NEURON_ASCENT
+from helpers.grading.prediction_checks import MOST_CONFIDENT_MISTAKES
 
 MARKER = "# EXERCISE"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -30,40 +32,6 @@ class Exercise:
     todo: str
     checks: tuple = field(default_factory=tuple)
     points: float = 2.0
-
-
-# -- 01: confusion matrix -------------------------------------------------------------
-def _cm_by_loops(t, p, classes):
-    cm = [[0] * classes for _ in range(classes)]
-    for true, predicted in zip(np.asarray(t).tolist(), np.asarray(p).tolist()):
-        cm[true][predicted] += 1
-    return cm
-
-
-def _verify_confusion(what):
-    return lambda out, t, p, c: close(out, _cm_by_loops(t, p, c), 0, what)
-
-
-def _small_labels(rng):
-    while True:  # 8 labels of 3 classes whose matrix is not symmetric (so a transposed answer shows)
-        t, p = rng.integers(0, 3, 8), rng.integers(0, 3, 8)
-        cm = np.asarray(_cm_by_loops(t, p, 3))
-        if (cm != cm.T).any() and (t != p).any():
-            return t, p, 3
-
-
-def _absent_classes(rng):
-    classes = int(rng.integers(5, 9))
-    present = rng.choice(classes - 1, 2, replace=False)  # the last class never occurs
-    return rng.choice(present, 12), rng.choice(present, 12), classes
-
-
-_CONFUSION = (
-    Check("small case", _small_labels, _verify_confusion("8 labels of 3 classes")),
-    Check("random labels", lambda rng: (rng.integers(0, 10, 1000), rng.integers(0, 10, 1000), 10),
-          _verify_confusion("1,000 random labels")),
-    Check("absent classes", _absent_classes, _verify_confusion("classes that never occur")),
-)
 
 
 # -- 02: per-channel normalization of a feature map -------------------------------------
@@ -92,34 +60,6 @@ _NORMALIZE = (
     Check("constant map", _constant_map, _verify_normalize("a constant map (it must become uniform grey 128)"),
           needs="random map"),
     Check("clipping", _one_bright_pixel, _verify_normalize("a 10x10 map with one very bright pixel (clipped)")),
-)
-
-
-# -- 03: closed-form optimum of a first-layer neuron ------------------------------------
-def _verify_optimum(what):
-    def verify(out, kernel, rho):
-        out = np.asarray(out, dtype=np.float64)
-        if out.shape != kernel.shape:
-            raise AssertionError(f"{what}: shape {out.shape}, expected {kernel.shape}")
-        if abs(float(np.linalg.norm(out)) - rho) > 1e-6 * max(rho, 1):
-            raise AssertionError(f"{what}: the patch has norm {np.linalg.norm(out):.4g}, not rho = {rho:.4g}")
-        bound = rho * float(np.linalg.norm(kernel))  # Cauchy-Schwarz: w . x <= ||w|| ||x||, equality along w only
-        if float(np.sum(kernel * out)) < bound * (1 - 1e-9):
-            raise AssertionError(f"{what}: w . x = {np.sum(kernel * out):.4g}, below the reachable {bound:.4g}")
-    return verify
-
-
-def _pythagorean(rng):
-    kernel = np.array([[[3.0], [4.0]]]) * int(rng.integers(1, 6)) * rng.choice([-1.0, 1.0], (1, 2, 1))
-    return kernel, float(rng.uniform(1.5, 20))
-
-
-_OPTIMUM = (
-    Check("small case", _pythagorean, _verify_optimum("a 1x2 kernel (a multiple of [3, 4])")),
-    Check("random kernel", lambda rng: (rng.normal(size=(3, 3, 1)), float(rng.uniform(1.5, 5))),
-          _verify_optimum("a random 3x3 kernel")),
-    Check("colour kernel", lambda rng: (rng.normal(size=(3, 3, 3)), float(rng.uniform(0.2, 0.8))),
-          _verify_optimum("a random 3x3x3 kernel")),
 )
 
 
@@ -176,19 +116,25 @@ _WEIGHTS = (
 
 
 EXERCISES = {
-    "confusion_counts": Exercise(
-        "01", "confusion_counts",
-        "count how often true class t was predicted as class p: cm[t, p]; shape (classes, classes), integers.",
-        _CONFUSION),
+    "most_confident_mistakes": Exercise(
+        "01", "most_confident_mistakes",
+        "run the classifier on the images (its outputs are probabilities); the prediction is the most probable "
+        "class and the confidence its probability; among the images whose prediction differs from the label, "
+        "return the indices of the n most confident, the most confident first (fewer if there are fewer "
+        "mistakes; an empty array if there are none).",
+        MOST_CONFIDENT_MISTAKES),
     "normalize_feature_map": Exercise(
         "02", "normalize_feature_map",
         "a constant map (np.ptp(channel) == 0) becomes uniform 128; otherwise centre the map on its mean, divide "
         "by its standard deviation, multiply by 64, add 128, clip to [0, 255] and return uint8.",
         _NORMALIZE),
-    "first_layer_optimum": Exercise(
-        "03", "first_layer_optimum",
-        "return the patch x with ||x|| = rho that maximizes w . x (Cauchy-Schwarz: along w).",
-        _OPTIMUM),
+    "receptive_field_size": Exercise(
+        "03", "receptive_field_size",
+        "return (rows, cols): the height and width of the input window that one unit of the layer's output "
+        "depends on. Walk through model.layers from the input to the layer; convolutions (kernel_size, strides, "
+        "dilation_rate) and pooling layers (pool_size, strides) change the window, padding does not change its "
+        "size, pixel-wise layers (ReLU) leave it as it is.",
+        RECEPTIVE_FIELD_SIZE),
     "total_variation": Exercise(
         "04", "total_variation",
         "per image: the mean absolute difference between vertical neighbours plus the mean absolute "

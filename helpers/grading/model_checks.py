@@ -24,10 +24,10 @@ def _set_weights(model, rng, spread=0.5):
     return model
 
 
-def check_cnn(rng, pooled=False):
+def check_cnn(rng, pooled=False, softmax=False):
     """A seeded 12x12 grey CNN: conv1 (3-4 channels) -> pool1 -> conv2 (6-8) -> either flatten ->
     hidden (9 units, ReLU) -> scores, or (``pooled``) global average pooling -> scores. The class
-    scores are linear (no softmax)."""
+    scores are linear, or probabilities with ``softmax``."""
     import keras
 
     c1, c2 = int(rng.integers(3, 5)), int(rng.integers(6, 9))
@@ -39,7 +39,7 @@ def check_cnn(rng, pooled=False):
         x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     else:
         x = keras.layers.Dense(9, activation="relu", name="hidden")(keras.layers.Flatten(name="flatten")(x))
-    outputs = keras.layers.Dense(CLASSES, name="scores")(x)
+    outputs = keras.layers.Dense(CLASSES, activation="softmax" if softmax else None, name="scores")(x)
     return _set_weights(keras.Model(inputs, outputs, name="check_cnn"), rng)
 
 

@@ -1,0 +1,62 @@
+"""The grader's references of the model exercises, against hand-computed values and independent code."""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import models, receptive_field
+from helpers.grading import field_checks, prediction_checks
+
+pytestmark = pytest.mark.usefixtures("seeded_session")
+
+
+def test_confident_mistakes_on_a_hand_made_classifier():
+    """Softmax of the inputs themselves: probabilities computable by hand."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
+    logits = np.array([[2, 0, 0], [0, 3, 0], [0, 0, 1], [1, 0, 0], [0, 0, 5]], np.float32)
+    labels = np.array([1, 1, 0, 0, 2])  # images 0 and 2 are mistakes, 0 the more confident (e^2 vs e^1)
+    p0, p2 = np.exp(2) / (np.exp(2) + 2), np.exp(1) / (np.exp(1) + 2)
+    assert p0 > p2
+    np.testing.assert_array_equal(prediction_checks.confident_mistakes(model, logits, labels, 5), [0, 2])
+    np.testing.assert_array_equal(prediction_checks.confident_mistakes(model, logits, labels, 1), [0])
+    assert prediction_checks.confident_mistakes(model, logits, [0, 1, 2, 0, 2], 3).shape == (0,)
+
+
+def test_drawn_labels_make_the_stated_number_of_mistakes():
+    rng = np.random.default_rng(5)
+    for check, count in zip(prediction_checks.MOST_CONFIDENT_MISTAKES, (None, 3, 0)):
+        model, images, labels, n = check.inputs(rng)
+        wrong = int((prediction_checks.probabilities(model, images).argmax(1) != labels).sum())
+        assert wrong == count if count is not None else len(images) // 3 <= wrong <= len(images) // 2
+
+
+def test_measured_fields_of_the_course_network_by_hand():
+    """seed000_mnist: conv1 3x3; pool1 (2, stride 2) 4; conv2 on a grid of step 2: 4 + 2*2 = 8;
+    pool2: 8 + 1*2 = 10; conv3 on a grid of step 4: 10 + 2*4 = 18."""
+    model = models.build("seed000_mnist", compile=False)
+    chain = keras.Sequential([keras.Input((28, 28, 1))] + [l for l in model.layers if l.name.startswith(("conv", "pool"))])
+    fields = {name: tuple(field_checks.measured_field(chain, name)) for name in ("conv1", "pool1", "conv2", "pool2", "conv3")}
+    assert fields == {"conv1": (3, 3), "pool1": (4, 4), "conv2": (8, 8), "pool2": (10, 10), "conv3": (18, 18)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_measured_field_equals_the_course_recurrence(seed):
+    """Two independent computations: the gradient footprint (grader) and the size/jump recurrence
+    of helpers.receptive_field, on every check network of a seed."""
+    rng = np.random.default_rng(seed)
+    for check in field_checks.RECEPTIVE_FIELD_SIZE:
+        model, layer = check.inputs(rng)
+        field = receptive_field.receptive_field(model, layer)
+        np.testing.assert_array_equal(field_checks.measured_field(model, layer), [field.size, field.col_size])
+
+
+def test_check_networks_have_what_the_exercise_must_handle():
+    rng = np.random.default_rng(0)
+    model, layer = field_checks.RECEPTIVE_FIELD_SIZE[0].inputs(rng)
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert all(l.kernel_size[0] != l.kernel_size[1] for l in convs)
+    assert any(max(l.strides) > 1 for l in convs) and any(max(l.dilation_rate) > 1 for l in convs)
+    pools = [l for l in model.layers if isinstance(l, keras.layers.MaxPooling2D)]
+    assert any(tuple(l.pool_size) != tuple(l.strides) for l in pools)
+    names = [l.name for l in model.layers]
+    assert names.index(layer) < names.index("flatten") - 2  # more conv/pool layers follow the one asked about
