@@ -60,3 +60,26 @@ def test_check_networks_have_what_the_exercise_must_handle():
     assert any(tuple(l.pool_size) != tuple(l.strides) for l in pools)
     names = [l.name for l in model.layers]
     assert names.index(layer) < names.index("flatten") - 2  # more conv/pool layers follow the one asked about
+
+
+def test_the_graders_score_cam_equals_the_course_helper():
+    """Two implementations: the grader's masks and forward passes, and helpers.cams.score_cam (which also
+    resizes, here from the image's own size, and scales each map to a maximum of 1)."""
+    from helpers import cams
+    from helpers.grading import perturbation_checks
+
+    rng = np.random.default_rng(3)
+    for check in perturbation_checks.SCORE_CAM:
+        model, images, layer, class_index = check.inputs(rng)
+        mine = perturbation_checks.score_cam_by_masks(model, images, layer, class_index)
+        assert np.isfinite(mine).all() and (mine.max(axis=(1, 2)) > 0).all()
+        helper = np.asarray(cams.score_cam(model, images, layer=layer, target=class_index))
+        np.testing.assert_allclose(helper, mine / mine.max(axis=(1, 2), keepdims=True), atol=1e-5)
+
+
+def test_the_silent_channel_is_silent_on_every_check_image():
+    from helpers.grading import model_checks, perturbation_checks
+
+    model, images, layer, _ = perturbation_checks.SCORE_CAM[2].inputs(np.random.default_rng(4))
+    maps = model_checks._layer_output(model, layer, images)
+    assert (maps[..., -1] == 0).all() and (maps[..., :-1].max(axis=(1, 2)) > 0).any()

@@ -54,10 +54,11 @@ WRONG = {
         "sums instead of means": lambda x: np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2, 3)),
         "1 for any non-flat image": lambda x: (np.ptp(x.reshape(len(x), -1), axis=1) > 0).astype(float),
     },
-    "grad_cam_weights": {
-        "sum instead of mean": lambda g: g.sum(axis=(1, 2)),
-        "largest gradient": lambda g: g.max(axis=(1, 2)),
-        "mean of absolute values": lambda g: np.abs(g).mean(axis=(1, 2)),
+    "score_cam_map": {
+        "Grad-CAM instead": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="mean"),
+        "logits instead of probabilities": lambda m, x, layer, c: _score_cam(m, x, layer, c, variant="logits"),
+        "no black baseline": lambda m, x, layer, c: _score_cam(m, x, layer, c, variant="no baseline"),
+        "the maps themselves as masks": lambda m, x, layer, c: _score_cam(m, x, layer, c, variant="raw masks"),
     },
     "channel_means": {
         "the model's output": lambda m, layer, x: np.asarray(m(x)).mean(axis=0),
@@ -76,6 +77,18 @@ WRONG = {
         "alpha one half": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="half"),
     },
 }
+
+
+def _score_cam(model, images, layer, class_index, variant="right"):
+    import keras
+    maps = _layer(model, layer, images).astype(np.float64)
+    low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
+    masks = maps if variant == "raw masks" else np.divide(maps - low, high - low, out=np.zeros_like(maps),
+                                                          where=high > low)
+    score = lambda x: np.asarray(model(x) if variant == "logits" else keras.ops.softmax(model(x)))[:, class_index]
+    black = 0.0 if variant == "no baseline" else score(np.zeros_like(images[:1]))
+    weights = np.stack([score(images[i][None] * np.moveaxis(masks[i], -1, 0)[..., None]) for i in range(len(images))])
+    return np.maximum(np.einsum("nhwk,nk->nhw", maps, weights - black), 0)
 
 
 def _mistakes(model, images, labels, n, variant="right"):
@@ -159,7 +172,7 @@ def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
                 "normalize_feature_map": __import__("helpers.featuremaps", fromlist=["x"]).normalize_channel,
                 "receptive_field_size": _field,
                 "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
-                "grad_cam_weights": lambda g: g.mean(axis=(1, 2)),
+                "score_cam_map": _score_cam,
                 "channel_means": lambda m, layer, x: _mean_but_last(_layer(m, layer, x)),
                 "neuron_ascent": _ascent,
                 "grad_cam_plus_plus_map": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="plus plus")}[name]

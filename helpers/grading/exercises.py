@@ -17,6 +17,7 @@ import numpy as np
 from helpers.grading.checks import Check, close, finite
 from helpers.grading.field_checks import RECEPTIVE_FIELD_SIZE
 from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS, NEURON_ASCENT
+from helpers.grading.perturbation_checks import SCORE_CAM
 from helpers.grading.prediction_checks import MOST_CONFIDENT_MISTAKES
 
 MARKER = "# EXERCISE"
@@ -88,33 +89,6 @@ _TV = (
 )
 
 
-# -- 05: Grad-CAM channel weights ---------------------------------------------------------
-def _weights_by_loops(gradients):
-    n, h, w, c = gradients.shape
-    return [[sum(gradients[i, y, x, k] for y in range(h) for x in range(w)) / (h * w) for k in range(c)]
-            for i in range(n)]
-
-
-def _verify_weights_give_grad_cam(out, gradients):
-    features = np.random.default_rng(7).random(gradients.shape)
-    weights = np.asarray(out, dtype=np.float64)
-    if weights.shape != gradients.shape[::3]:
-        raise AssertionError(f"the weights of {gradients.shape[0]} gradient maps: shape {weights.shape}, "
-                             f"expected {gradients.shape[::3]}")
-    cam = np.maximum(np.einsum("nhwc,nc->nhw", features, weights), 0)
-    expected = np.maximum(np.einsum("nhwc,nc->nhw", features, gradients.mean(axis=(1, 2))), 0)
-    close(cam, expected, 1e-6, "the Grad-CAM map built from your weights")
-
-
-_WEIGHTS = (
-    Check("small case", lambda rng: (rng.integers(-6, 7, (1, 2, 3, 2)).astype(np.float64),),
-          lambda out, g: close(out, _weights_by_loops(g), 1e-9, "one 2x3 map of 2 channels of small integers")),
-    Check("random gradients", lambda rng: (rng.normal(size=(3, 5, 5, 8)),),
-          lambda out, g: close(out, _weights_by_loops(g), 1e-6, "3 random 5x5x8 gradient maps")),
-    Check("gives Grad-CAM", lambda rng: (rng.normal(size=(2, 4, 4, 3)),), _verify_weights_give_grad_cam),
-)
-
-
 EXERCISES = {
     "most_confident_mistakes": Exercise(
         "01", "most_confident_mistakes",
@@ -146,10 +120,13 @@ EXERCISES = {
         "(the layer's output [:, row, col, channel]) with respect to the image; x = x + step_size * g / ||g|| "
         "(no change where g is 0); clip x to [0, 1]. Start from `start`, shape (1, H, W, C); return x.",
         NEURON_ASCENT),
-    "grad_cam_weights": Exercise(
-        "05", "grad_cam_weights",
-        "average the gradients over the two spatial axes: (n, h, w, channels) -> (n, channels).",
-        _WEIGHTS),
+    "score_cam_map": Exercise(
+        "05", "score_cam_map",
+        "the layer's maps A (n, h, w, k) have the image's size; per image and channel, the mask is A scaled to "
+        "[0, 1] by its own minimum and maximum (zeros where the map is flat); the channel's weight is the class's "
+        "softmax probability for the image times the mask minus that probability for an all-black image; return "
+        "relu(sum over channels of weight * A), shape (n, h, w).",
+        SCORE_CAM),
     "channel_means": Exercise(
         "02", "channel_means",
         "build a keras.Model from model.inputs to the layer's output, run the images through it and "

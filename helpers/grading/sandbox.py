@@ -43,7 +43,7 @@ FILE_SIZE_LIMIT = 64 * 2**20
 LIMITS = {"memory": 2 * 2**30, "processes": 64, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
           "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20, "disk": 256 * 2**20, "files": 10_000}
 #: How often the sandbox directory's size is measured while the code runs (seconds).
-DISK_POLL = 0.2
+DISK_POLL = 0.05
 #: The first line of the output of a run stopped for writing too much.
 DISK_STOP = "[sandbox stopped: the sandbox directory grew past its limit]"
 #: The user the code runs as inside the sandbox (``nobody``).
@@ -115,10 +115,26 @@ def command(workdir, argv):
     return args + ["--"] + [str(a) for a in argv]
 
 
-def _limits():
+def own_processes():
+    """How many processes this user runs now (``/proc``); the process limit of an unprivileged grader counts
+    them all, so a sandbox gets :data:`LIMITS` ``["processes"]`` more than that."""
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        try:
+            count += entry.name.isdigit() and entry.stat().st_uid == uid
+        except OSError:  # ended meanwhile
+            continue
+    return count
+
+
+def _limits(processes=None):
+    """Per-process limits set in the sandbox's first process; ``processes``: the ``RLIMIT_NPROC`` to set
+    (never enforced for root, whose runs are counted by the control group instead)."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (LIMITS["address space"], LIMITS["address space"]))
+    if processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 
 def disk_usage(root, max_entries=LIMITS["files"]):
@@ -190,9 +206,11 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
     log = workdir / "output.log"
     group = ControlGroup(LIMITS["memory"], LIMITS["processes"])
     with group, open(log, "w+b") as out:  # read back through this handle: the code may replace the file by a pipe
+        processes = None if os.geteuid() == 0 or "pids.max" in group.enforced else own_processes() + LIMITS["processes"]
+
         def prepare():
             group.join()
-            _limits()
+            _limits(processes)
 
         process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True, preexec_fn=prepare, env=env)

@@ -1,0 +1,67 @@
+"""The grader's attack tests again, as an unprivileged user.
+
+The rest of the suite runs as whoever runs it: in CI and in containers that is root, where the
+control group limits memory and processes. An instructor without root gets no control group;
+then the sandbox relies on its rlimits (``RLIMIT_NPROC`` counted from the user's own processes,
+the address space per process) and on the disk poll. This test runs the attack tests of
+``test_sandbox_hardening.py`` and ``test_grading_isolation.py`` as ``nobody`` so that both
+paths are exercised on every run. Run as root, it drops to ``nobody`` with ``setpriv``; a Python
+installation under a directory ``nobody`` cannot enter (``/root/.pyenv`` in a container) is made
+reachable by a private mount namespace (bubblewrap, as root) that shows only that installation.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+NOBODY = 65534
+ATTACK_TESTS = ["tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py"]
+
+
+def _closed_ancestor(path):
+    """The outermost directory above ``path`` that other users cannot enter, or None."""
+    for parent in reversed(pathlib.Path(path).resolve().parents):
+        if not parent.stat().st_mode & 0o001:
+            return parent
+    return None
+
+
+def _as_nobody(argv, home):
+    """``argv`` as ``nobody``; wrapped in a mount namespace when the interpreter lies behind a closed directory."""
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"HOME={home}", *argv]
+    shown = {}  # closed directory -> its entries that lead to the interpreter or the repository
+    for path in {pathlib.Path(sys.base_prefix).resolve(), REPO}:
+        closed = _closed_ancestor(path)
+        if closed is not None:  # bwrap would create the parents of a deeper bind closed too
+            shown.setdefault(closed, set()).add(closed / path.relative_to(closed).parts[0])
+    wrap = []
+    for closed, entries in sorted(shown.items()):
+        wrap += ["--tmpfs", str(closed)]
+        for entry in sorted(entries):
+            wrap += ["--ro-bind", str(entry), str(entry)]
+    return ["bwrap", "--dev-bind", "/", "/", *wrap, "--", *drop] if wrap else drop
+
+
+@pytest.mark.usefixtures("bubblewrap")
+def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
+    if os.geteuid() != 0:
+        pytest.skip(f"the suite already runs unprivileged (uid {os.geteuid()}): the attack tests ran as this user")
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed to run the attack tests as nobody: apt-get install util-linux")
+    home = pathlib.Path(tempfile.mkdtemp(prefix="grade-as-nobody-"))
+    try:
+        home.chmod(0o777)
+        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                f"--basetemp={home / 'tmp'}", "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *ATTACK_TESTS]
+        done = subprocess.run(_as_nobody(argv, home), cwd=REPO, capture_output=True, text=True, timeout=1200)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in summary and "skipped" not in summary and "failed" not in summary, summary
