@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from helpers.grading import assignments, exercises, grade
+from helpers.grading import submission as submitted
+from helpers.grading import report as report_files
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 REPO = pathlib.Path(__file__).parents[1]
@@ -300,9 +302,9 @@ def test_broken_submissions_get_a_score_and_a_message(tmp_path, case, capsys):
 def test_an_oversized_submission_is_refused_unread(tmp_path, monkeypatch):
     path = tmp_path / "02_activations.ipynb"
     path.write_bytes(b"{" + b" " * 2048 + b"}")
-    monkeypatch.setattr(grade, "MAX_SUBMISSION_BYTES", 1024)
+    monkeypatch.setattr(submitted, "MAX_SUBMISSION_BYTES", 1024)
     monkeypatch.setattr(grade.nbformat, "read", lambda *a, **k: pytest.fail("an oversized file must not be parsed"))
-    nb, problem = grade.read_submission(path)
+    nb, problem = submitted.read_submission(path)
     assert nb is None and "clear its outputs" in problem
 
 
@@ -350,7 +352,7 @@ def test_each_chapter_asks_its_question_and_the_student_version_hides_the_rubric
 def test_the_grader_lists_the_question_graded_by_hand(capsys):
     report = grade.grade(REPO / "assignments" / "05_attribution.ipynb", cell_timeout=30)
     assert report["graded_by_hand"] == [{"question": "q05_baseline", "points": 1.0}]
-    grade.print_table(report)
+    report_files.print_table(report)
     assert "question q05_baseline (1 point) is graded by hand, not in this total" in capsys.readouterr().out
 
 
@@ -359,7 +361,7 @@ def test_student_text_reaches_the_terminal_escaped(capsys):
     report = {"exercises": [{"exercise": "normalize_feature_map", "chapter": "02", "passed": 0, "total": 3,
                              "score": 0.0, "points": 2.0, "messages": [evil]}],
               "score": 0.0, "max_score": 2.0, "problem": "\x1b]0;owned\x07", "graded_by_hand": []}
-    grade.print_table(report)
+    report_files.print_table(report)
     out = capsys.readouterr().out
     assert not any(c in out for c in "\x1b\r\x07\u202e")
     assert "\\x1b[2J" in out and "\\x0d" in out and "\\u202e" in out
@@ -372,5 +374,5 @@ def test_only_plain_import_lines_of_earlier_cells_are_taken():
                                           "from scipy import ndimage as nd, stats\n    import json\nimport a, b as c"),
                 nbformat.v4.new_code_cell("# EXERCISE normalize_feature_map\nimport math"),
                 nbformat.v4.new_code_cell("import later")]
-    assert grade.notebook_imports(nb, "normalize_feature_map") == [
+    assert submitted.notebook_imports(nb, "normalize_feature_map") == [
         "import numpy as np", "from scipy import ndimage as nd, stats", "import a, b as c"]

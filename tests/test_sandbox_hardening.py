@@ -201,6 +201,11 @@ def test_honest_notebook_habits_are_graded_fairly(tmp_path):
     record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
     assert record["score"] == 0 and any("only the exercise cell runs" in m and "import lines" in m
                                         for m in record["messages"])
+    cell.source = cell.source.splitlines()[0] + "\nfrom helpers.featuremaps import normalize_channel as normalize_feature_map"
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")
+    report = grade.grade(tmp_path / "02_activations.ipynb")  # in the sandbox, where the course is not
+    record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
+    assert record["score"] == 0 and any("helpers package is not there when grading" in m for m in record["messages"])
 
 
 def test_writing_past_the_disk_limit_stops_the_run(tmp_path):

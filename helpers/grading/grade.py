@@ -24,96 +24,27 @@ import contextlib
 import json
 import os
 import pathlib
-import re
 import secrets
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
 
-import nbformat
 import numpy as np
 
 from helpers.grading import questions, sandbox
 from helpers.grading.assignments import exercise_name
-from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, for_chapter, score_outputs
+from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, score_outputs
+from helpers.grading.report import print_table, submission_problem, write_report
+from helpers.grading.submission import (expected_exercises, notebook_imports, python_source, read_submission,
+                                        regular_file)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
 _RUNNER = pathlib.Path(__file__).with_name("sandbox_runner.py")
 _MAX_RESULTS_BYTES = 2**20
-#: Bounds on the work done before the sandbox: a submitted file (the rendered chapters are under
-#: 3 MiB) and an exercise cell (a solution is a few hundred characters).
-MAX_SUBMISSION_BYTES = 64 * 2**20
+#: Bound on the work done before the sandbox: an exercise cell (a solution is a few hundred characters).
 MAX_CELL_CHARS = 100_000
 _MAX_OUTPUT_VALUES = 10**7
-
-
-def read_submission(path):
-    """``(notebook or None, problem message)`` for the file at ``path``; a symbolic link or anything but a
-    regular file is refused (a link could point at another student's notebook or at the solutions)."""
-    if pathlib.Path(path).is_symlink():
-        return None, f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
-    if pathlib.Path(path).exists() and not _regular(path):
-        return None, f"{path} is not a regular file"
-    size = pathlib.Path(path).stat().st_size if pathlib.Path(path).exists() else 0
-    if size > MAX_SUBMISSION_BYTES:
-        return None, (f"{path} is {size / 2**20:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a notebook of this "
-                      "course needs: clear its outputs (Kernel > Restart & Clear Output) and submit it again")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except FileNotFoundError:
-        return None, f"{path} does not exist"
-    except Exception as err:  # any unreadable file is a broken submission, reported as such
-        return None, f"{path} is not a readable notebook ({type(err).__name__}: {err})"
-    return nb, ""
-
-
-def expected_exercises(path, nb):
-    """Exercises this submission is graded on: its chapter's, from the file name (``02_*.ipynb``), else
-    the list the student version records in its metadata. Exercise cells of other chapters pasted into
-    it are not graded: the assignment, not the submission, decides what is marked."""
-    names = for_chapter(pathlib.Path(path).name[:2])
-    if not names and nb is not None:
-        listed = nb.metadata.get("course", {}).get("exercises", [])
-        names = [n for n in listed if isinstance(n, str) and n in EXERCISES] if isinstance(listed, list) else []
-    return sorted(set(names), key=lambda n: (EXERCISES[n].chapter, n))
-
-
-def python_source(source):
-    """Cell source as plain Python (IPython magics become ``get_ipython()`` calls, which fail in the sandbox)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    lines = source.splitlines()
-    for i, line in enumerate(lines):  # `%matplotlib inline`, `!pip ...`: notebook commands, not the answer
-        if line.lstrip().startswith(("%", "!")):
-            lines[i] = line[:len(line) - len(line.lstrip())] + "pass  # a notebook command, not run by the grader"
-    source = "\n".join(lines)
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:  # a cell IPython cannot parse is left as it is; compiling it reports the error
-        return source
-
-
-#: Bounds on the import lines of earlier cells that are run before an exercise cell.
-MAX_IMPORT_LINES, MAX_IMPORT_CHARS = 50, 200
-_IMPORT_RE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s+\w+)?)*"
-                        r"|from\s+[\w.]+\s+import\s+[\w*]+(\s+as\s+\w+)?(\s*,\s*\w+(\s+as\s+\w+)?)*)\s*(#.*)?$")
-
-
-def notebook_imports(nb, name):
-    """The top-level import lines (``import x``, ``from x import y``; nothing else, one statement per
-    line) of the code cells before exercise ``name``'s cell: run before it when grading, so an answer
-    may rely on the notebook's imports as it did when the student ran it."""
-    lines = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if exercise_name(cell) == name:
-            break
-        lines += [line.strip() for line in cell.source.splitlines()
-                  if len(line) <= MAX_IMPORT_CHARS and _IMPORT_RE.match(line)]
-    return list(dict.fromkeys(lines))[:MAX_IMPORT_LINES]
 
 
 def _kind(argument):
@@ -149,19 +80,11 @@ def write_job(workdir, cells, cell_timeout, seed, imports=None):
     return inputs
 
 
-def _regular(path):
-    """True for a regular file (not a link, pipe, socket or device: opening a pipe would block the grader)."""
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
 def read_results(workdir):
     """The runner's ``results.json`` as a dict (empty when missing, not a regular file, too large or malformed)."""
     path = workdir / "results.json"
     try:
-        if not _regular(path) or path.stat().st_size > _MAX_RESULTS_BYTES:
+        if not regular_file(path) or path.stat().st_size > _MAX_RESULTS_BYTES:
             return {}
         results = json.loads(path.read_text())
     except (OSError, ValueError, RecursionError):  # deeply nested brackets exhaust the parser's recursion
@@ -175,7 +98,7 @@ def _output(workdir, name, index, status):
         return str(status)[:300] if isinstance(status, str) else "no output (the function never ran)"
     path = workdir / f"out_{name}_{index}.npy"
     try:
-        if not _regular(path):
+        if not regular_file(path):
             raise OSError("not a plain file")
         mapped = np.load(path, mmap_mode="r", allow_pickle=False)  # a header cannot claim more than the file holds
         if mapped.size > _MAX_OUTPUT_VALUES:
@@ -232,6 +155,9 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
                 record["messages"].append("only the exercise cell runs when grading, after the import lines of the "
                                           "cells before it: define everything else your answer uses inside the "
                                           "exercise cell")
+            if any(isinstance(e, str) and e.startswith("ModuleNotFoundError") and "'helpers" in e for e in raised):
+                record["messages"].append("the course's helpers package is not there when grading: write the "
+                                          "function with NumPy, Keras and TensorFlow, as the exercise asks")
             records[name] = record
     return records, note
 
@@ -289,56 +215,6 @@ def _missing(name, problem):
     exercise = EXERCISES[name]
     return {"exercise": name, "points": exercise.points, "score": 0.0, "passed": 0, "total": len(exercise.checks),
             "messages": [problem or f"exercise cell '{MARKER} {name}' not found (deleted, or its first line changed)"]}
-
-
-def write_report(report, output):
-    """Write ``report`` as JSON to ``output`` atomically; a symbolic link at ``output`` is replaced, not followed."""
-    output = pathlib.Path(output)
-    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(json.dumps(report, indent=1) + "\n")
-        os.replace(tmp, output)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def submission_problem(path):
-    """Why ``path`` cannot be graded as a submission file, or "" (a shell glob that matched nothing
-    arrives as its literal pattern; any other suffix would write the ``.grade.json`` of a notebook)."""
-    path = pathlib.Path(path)
-    if not path.exists() and not path.is_symlink():
-        return (f"{path} does not exist" + (" (a pattern that matched no file?)" if any(c in str(path) for c in "*?[")
-                                              else ""))
-    if path.suffix != ".ipynb":
-        return f"{path} is not a notebook (.ipynb); only notebooks are graded"
-    return ""
-
-
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text):
-    """``text`` with control characters shown as ``\\xNN`` / ``\\uNNNN``: a student's error message cannot move the
-    cursor, recolour, clear or fake lines of the instructor's terminal (escape sequences, carriage returns,
-    newlines, bidirectional overrides)."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                            str(text))
-
-
-def print_table(report):
-    """The per-exercise score table (what came from the submission is shown with :func:`printable`)."""
-    print(f"{'exercise':<24} {'chapter':>7} {'checks':>7} {'score':>11}")
-    for r in report["exercises"]:
-        print(f"{r['exercise']:<24} {r['chapter']:>7} {r['passed']:>3}/{r['total']:<3} {r['score']:>5.2f} / {r['points']:<4}")
-        for message in r["messages"]:
-            print(f"    - {printable(message)}")
-    print(f"{'total':<24} {'':>7} {'':>7} {report['score']:>5.2f} / {report['max_score']}")
-    for item in report.get("graded_by_hand", []):
-        print(f"question {item['question']} ({item['points']:g} point) is graded by hand, not in this total")
-    if report["problem"]:
-        print(f"note: {printable(report['problem'])}")
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ import secrets
 import sys
 
 from helpers.course.cluster import close, gather, make_client
+from helpers.grading import report as report_files
 from helpers.progress import progress
 
 
@@ -71,27 +72,25 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
 
 def write_csv(reports, path):
     """One row per submission: submission, score, max_score, problem (control characters escaped)."""
-    from helpers.grading.grade import printable
 
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["submission", "score", "max_score", "seed", "problem"])
         for r in reports:
-            writer.writerow([printable(r["submission"]), r["score"], r["max_score"], r["seed"], printable(r["problem"])])
+            writer.writerow([report_files.printable(r["submission"]), r["score"], r["max_score"], r["seed"],
+                             report_files.printable(r["problem"])])
 
 
 def _saver(csv_path):
     """``save(report)``: write one submission's ``.grade.json`` beside it, now (reports are saved as they
     finish); when that fails, say so at once and note it in the report (it reaches the CSV)."""
-    from helpers.grading import grade
-
     def save(report):
         try:
-            grade.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
+            report_files.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
         except OSError as err:
             report["problem"] = (report["problem"] + "; " if report["problem"] else "") + f"its .grade.json: {err}"
-            print(f"{grade.printable(report['submission'])}: could not write its .grade.json "
-                  f"({grade.printable(err)}); the score is in {csv_path}", file=sys.stderr)
+            print(f"{report_files.printable(report['submission'])}: could not write its .grade.json "
+                  f"({report_files.printable(err)}); the score is in {csv_path}", file=sys.stderr)
     return save
 
 
@@ -107,9 +106,9 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     parser.add_argument("--serial", action="store_true", help="no Dask: one submission after the other")
     args = parser.parse_args(argv)
-    from helpers.grading import grade, sandbox
+    from helpers.grading import sandbox
 
-    problems = [p for p in map(grade.submission_problem, args.submissions) if p]
+    problems = [p for p in map(report_files.submission_problem, args.submissions) if p]
     if problems:
         print("error: " + "; ".join(problems) + ". Nothing was graded.", file=sys.stderr)
         return 2
@@ -127,7 +126,7 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     for report in reports:
-        print(f"{grade.printable(report['submission'])}: {report['score']:.2f} / {report['max_score']}")
+        print(f"{report_files.printable(report['submission'])}: {report['score']:.2f} / {report['max_score']}")
     write_csv(reports, args.csv)
     print(f"class seed {seed}; scores in {args.csv}")
     return 0

@@ -138,7 +138,7 @@ def _make_preprocessor():
         isolate = Bool(True, help="run submissions in bubblewrap (False: unisolated, trusted code only)").tag(config=True)
 
         def preprocess(self, nb, resources):
-            from helpers.grading import grade, sandbox
+            from helpers.grading import grade, sandbox, submission
 
             if self.isolate:
                 try:
@@ -155,7 +155,7 @@ def _make_preprocessor():
                 if cell.cell_type == "code" and name in EXERCISES and name not in cells:
                     cells[name] = cell.source
             seed = secrets.randbits(32)
-            imports = {name: grade.notebook_imports(nb, name) for name in cells}
+            imports = {name: submission.notebook_imports(nb, name) for name in cells}
             records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate,
                                                  imports) if cells else ({}, "")
             for cell in nb.cells:
