@@ -83,3 +83,30 @@ def test_the_silent_channel_is_silent_on_every_check_image():
     model, images, layer, _ = perturbation_checks.SCORE_CAM[2].inputs(np.random.default_rng(4))
     maps = model_checks._layer_output(model, layer, images)
     assert (maps[..., -1] == 0).all() and (maps[..., :-1].max(axis=(1, 2)) > 0).any()
+
+
+def test_the_class_ascent_climbs_the_logit_the_softmax_hides():
+    """The logit from the last layer's weights is the softmax's input (log-probabilities up to a constant per
+    image), and the grader's regularized ascent raises the objective it states."""
+    import tensorflow as tf
+
+    from helpers.grading import ascent_checks
+
+    model, class_index, start, shifts, tv_weight, step_size = ascent_checks.REGULARIZED_CLASS_ASCENT[0].inputs(
+        np.random.default_rng(6))
+    scores = model.get_layer("scores")
+    features = keras.Model(model.input, scores.input)
+    kernel, bias = scores.get_weights()
+
+    def logits(x):
+        return np.asarray(features(x), np.float64) @ kernel + bias
+
+    def objective(x):
+        tv = np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean()
+        return logits(x)[0, class_index] - tv_weight * tv
+
+    log_p = np.log(np.asarray(model(start), np.float64))
+    np.testing.assert_allclose(logits(start) - log_p, (logits(start) - log_p)[:, :1].repeat(5, axis=1), atol=1e-4)
+    end = ascent_checks.class_ascent_by_tape(model, class_index, start, np.zeros_like(shifts), tv_weight, step_size)
+    assert objective(end.astype(np.float32)) > objective(start) + 1.0
+    assert not tf.reduce_any(tf.math.is_nan(end))

@@ -50,11 +50,12 @@ WRONG = {
         "the last layer's field": lambda m, layer: _field(m, "", variant="right"),
         "the layer's output shape": lambda m, layer: tuple(m.get_layer(layer).output.shape[1:3]),
     },
-    "total_variation": {
-        "one direction only": lambda x: np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)),
-        "no absolute value": lambda x: np.diff(x, axis=1).mean(axis=(1, 2, 3)) + np.diff(x, axis=2).mean(axis=(1, 2, 3)),
-        "sums instead of means": lambda x: np.abs(np.diff(x, axis=1)).sum(axis=(1, 2, 3)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2, 3)),
-        "1 for any non-flat image": lambda x: (np.ptp(x.reshape(len(x), -1), axis=1) > 0).astype(float),
+    "regularized_class_ascent": {
+        "the probability instead of the logit": lambda *a: _class_ascent(*a, variant="probability"),
+        "no jitter": lambda *a: _class_ascent(*a, variant="no jitter"),
+        "rows and columns swapped": lambda *a: _class_ascent(*a, variant="swapped"),
+        "the regularizer added": lambda *a: _class_ascent(*a, variant="plus"),
+        "total variation as sums": lambda *a: _class_ascent(*a, variant="sums"),
     },
     "score_cam_map": {
         "Grad-CAM instead": lambda m, x, layer, c: _plus_plus(m, x, layer, c, weights="mean"),
@@ -91,6 +92,24 @@ def _score_cam(model, images, layer, class_index, variant="right"):
     black = 0.0 if variant == "no baseline" else score(np.zeros_like(images[:1]))
     weights = np.stack([score(images[i][None] * np.moveaxis(masks[i], -1, 0)[..., None]) for i in range(len(images))])
     return np.maximum(np.einsum("nhwk,nk->nhw", maps, weights - black), 0)
+
+
+def _class_ascent(model, class_index, start, shifts, tv_weight, step_size, variant="right"):
+    import keras
+    import tensorflow as tf
+    dense, features = model.get_layer("scores"), keras.Model(model.input, model.get_layer("scores").input)
+    x = tf.Variable(tf.constant(start, tf.float32))
+    mean = tf.reduce_sum if variant == "sums" else tf.reduce_mean
+    for dy, dx in shifts:
+        shift = {"no jitter": [0, 0], "swapped": [int(dx), int(dy)]}.get(variant, [int(dy), int(dx)])
+        with tf.GradientTape() as tape:
+            moved = tf.roll(x, shift, axis=[1, 2])
+            score = model(moved) if variant == "probability" else features(moved) @ dense.kernel + dense.bias
+            tv = mean(tf.abs(x[:, 1:] - x[:, :-1])) + mean(tf.abs(x[:, :, 1:] - x[:, :, :-1]))
+            objective = score[0, class_index] + (1 if variant == "plus" else -1) * tv_weight * tv
+        g = tape.gradient(objective, x)
+        x.assign(tf.clip_by_value(x + step_size * tf.math.divide_no_nan(g, tf.norm(g)), 0.0, 1.0))
+    return x.numpy()
 
 
 def _mistakes(model, images, labels, n, variant="right"):
@@ -173,7 +192,7 @@ def test_a_lookup_table_of_one_seeds_answers_fails_on_another(name):
     solution = {"most_confident_mistakes": _mistakes,
                 "normalize_feature_map": __import__("helpers.featuremaps", fromlist=["x"]).normalize_channel,
                 "receptive_field_size": _field,
-                "total_variation": lambda x: np.asarray(__import__("helpers.regularizers", fromlist=["x"]).total_variation(x)),
+                "regularized_class_ascent": _class_ascent,
                 "score_cam_map": _score_cam,
                 "channel_means": lambda m, layer, x: _mean_but_last(_layer(m, layer, x)),
                 "neuron_ascent": _ascent,
@@ -200,8 +219,9 @@ def test_edge_case_counts_only_with_the_main_case():
     result = exercises.run_checks("normalize_feature_map", _normalize_128_or_255)
     assert result["passed"] == 0
     assert any("counts only when the check 'random map' passes" in m for m in result["messages"])
-    half = exercises.run_checks("total_variation", lambda x: np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3)))
-    assert half["score"] == 0.0
+    first_only = exercises.run_checks("receptive_field_size", lambda m, layer: _field(m, "conv1"))
+    assert first_only["score"] == 0.0  # the first layer's field for every layer: right on the first layer only
+    assert any("counts only when the check 'a four-block network' passes" in m for m in first_only["messages"])
 
 
 def test_student_versions_are_up_to_date():

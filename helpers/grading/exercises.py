@@ -3,8 +3,9 @@
 Each exercise is one function a student writes in a chapter notebook, in a cell
 that starts with ``# EXERCISE <name>``; the reference solution sits between
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (see :mod:`helpers.grading.assignments`).
-Checks compare the student's function with hand-computed values and with the
-course's own implementation, with tolerances rather than exact floats.
+Checks compare what the student's function returns with the grader's own values
+(computed in the ``*_checks`` modules; the normalization's reference is the course's
+``featuremaps.normalize_channel``), with tolerances rather than exact floats.
 
 ``check(name, function)`` prints a student's result in the notebook;
 :mod:`helpers.grading.grade` runs the same checks on a submission.
@@ -14,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from helpers.grading.ascent_checks import NEURON_ASCENT, REGULARIZED_CLASS_ASCENT
 from helpers.grading.checks import Check, close, finite
 from helpers.grading.field_checks import RECEPTIVE_FIELD_SIZE
-from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS, NEURON_ASCENT
+from helpers.grading.model_checks import CHANNEL_MEANS, GRAD_CAM_PLUS_PLUS
 from helpers.grading.perturbation_checks import SCORE_CAM
 from helpers.grading.prediction_checks import MOST_CONFIDENT_MISTAKES
 
@@ -64,31 +66,6 @@ _NORMALIZE = (
 )
 
 
-# -- 04: total variation ----------------------------------------------------------------
-def _tv_by_loops(images):
-    values = []
-    for image in np.asarray(images, np.float64):
-        h, w, c = image.shape
-        dy = sum(abs(image[i + 1, j, k] - image[i, j, k]) for i in range(h - 1) for j in range(w) for k in range(c))
-        dx = sum(abs(image[i, j + 1, k] - image[i, j, k]) for i in range(h) for j in range(w - 1) for k in range(c))
-        values.append(dy / ((h - 1) * w * c) + dx / (h * (w - 1) * c))
-    return values
-
-
-def _verify_tv(what):
-    return lambda out, images: close(out, _tv_by_loops(images), 1e-5, what)
-
-
-_TV = (
-    Check("small case", lambda rng: (rng.integers(0, 4, (2, 3, 4, 1)).astype(np.float64),),
-          _verify_tv("2 small images of integers 0..3")),
-    Check("constant images", lambda rng: (np.full((3, 8, 8, 3), float(rng.random())),), _verify_tv("constant images"),
-          needs="random images"),
-    Check("random images", lambda rng: (rng.random((4, 12, 12, 3)).astype(np.float32),),
-          _verify_tv("4 random 12x12 RGB images")),
-)
-
-
 EXERCISES = {
     "most_confident_mistakes": Exercise(
         "01", "most_confident_mistakes",
@@ -109,11 +86,15 @@ EXERCISES = {
         "dilation_rate) and pooling layers (pool_size, strides) change the window, padding does not change its "
         "size, pixel-wise layers (ReLU) leave it as it is.",
         RECEPTIVE_FIELD_SIZE),
-    "total_variation": Exercise(
-        "04", "total_variation",
-        "per image: the mean absolute difference between vertical neighbours plus the mean absolute "
-        "difference between horizontal neighbours (over rows, columns and channels); shape (n,).",
-        _TV),
+    "regularized_class_ascent": Exercise(
+        "04", "regularized_class_ascent",
+        "the model ends in a Dense layer named 'scores' with a softmax; ascend the class's logit (the softmax's "
+        "input: that layer's input times its kernel plus its bias), not its probability. Start from `start` "
+        "(1, H, W, C); for each (dy, dx) in `shifts`, one step: objective = the logit of the image rolled by dy rows "
+        "and dx columns (tf.roll) minus tv_weight * TV(x), where TV(x) is the mean absolute difference between "
+        "vertical neighbours plus that between horizontal neighbours of the unrolled x; g = its gradient with respect "
+        "to x; x = clip(x + step_size * g / ||g||, 0, 1) (no move where g is 0). Return x.",
+        REGULARIZED_CLASS_ASCENT),
     "neuron_ascent": Exercise(
         "04", "neuron_ascent",
         "with a tf.GradientTape, repeat `steps` times: the gradient g of the unit's value "

@@ -1,5 +1,5 @@
-"""Checks of the exercises that run a model: chapter 02's activation model, chapter 04's gradient
-ascent on one unit, chapter 05's Grad-CAM++.
+"""The check networks of the exercises that run a model, and the checks of chapter 02's activation
+model and chapter 05's Grad-CAM++ (chapter 04's ascents: :mod:`helpers.grading.ascent_checks`).
 
 Every check builds its own small network from the submission's seed (random channel
 counts, random weights set explicitly from the seed, so nothing depends on Keras's
@@ -136,53 +136,4 @@ GRAD_CAM_PLUS_PLUS = (
     Check("last convolution", _cam_inputs("conv2"), _verify_plus_plus("conv2 of a random CNN")),
     Check("first convolution", _cam_inputs("conv1"), _verify_plus_plus("conv1 of a random CNN")),
     Check("global average pool", _cam_inputs("conv2", pooled=True), _verify_gap_identity),
-)
-
-
-# -- 04: gradient ascent on one unit ---------------------------------------------------------
-def ascent_by_tape(model, layer, channel, row, col, start, steps, step_size):
-    """The grader's plain gradient ascent on the unit (``row``, ``col``, ``channel``) of ``layer``'s output:
-    ``steps`` steps of L2 length ``step_size`` along the normalized gradient (none where the gradient is
-    zero), the image clipped to [0, 1] after each."""
-    import keras
-    import tensorflow as tf
-
-    probe = keras.Model(model.input, model.get_layer(layer).output)
-    x = tf.Variable(np.asarray(start, np.float32))
-    for _ in range(steps):
-        with tf.GradientTape() as tape:
-            value = probe(x, training=False)[:, row, col, channel]
-        g = tape.gradient(value, x)
-        x.assign(tf.clip_by_value(x + step_size * tf.math.divide_no_nan(g, tf.norm(g)), 0.0, 1.0))
-    return np.asarray(x, np.float64)
-
-
-def _ascent_inputs(layer, steps, step_size):
-    """A network, a unit of ``layer`` that is on at the start, and a start whose ascent hits the [0, 1] box
-    (so that a missing clip shows)."""
-    def inputs(rng):
-        for _ in range(100):
-            model = check_cnn(rng)
-            h, w, k = model.get_layer(layer).output.shape[1:]
-            channel, row, col = int(rng.integers(k)), int(rng.integers(h)), int(rng.integers(w))
-            start = rng.uniform(0.3, 0.7, (1, 12, 12, 1)).astype(np.float32)
-            if _layer_output(model, layer, start)[0, row, col, channel] <= 0.05:
-                continue
-            end = ascent_by_tape(model, layer, channel, row, col, start, steps, step_size)
-            if ((end == 0) | (end == 1)).any():
-                return model, layer, channel, row, col, start, steps, step_size
-        raise RuntimeError(f"no unit of {layer} on at the start in 100 draws")
-    return inputs
-
-
-def _verify_ascent(what):
-    def verify(out, model, layer, channel, row, col, start, steps, step_size):
-        close(out, ascent_by_tape(model, layer, channel, row, col, start, steps, step_size), 1e-3, what)
-    return verify
-
-
-NEURON_ASCENT = (
-    Check("a unit of conv2", _ascent_inputs("conv2", 15, 1.0), _verify_ascent("15 steps on a conv2 unit")),
-    Check("a unit of conv1", _ascent_inputs("conv1", 4, 0.6), _verify_ascent("4 steps of length 0.6 on a conv1 unit")),
-    Check("long steps", _ascent_inputs("conv2", 20, 2.0), _verify_ascent("20 steps of length 2 on a conv2 unit")),
 )
