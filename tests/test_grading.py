@@ -323,7 +323,7 @@ def test_an_oversized_submission_is_refused_unread(tmp_path, monkeypatch):
     path = tmp_path / "02_activations.ipynb"
     path.write_bytes(b"{" + b" " * 2048 + b"}")
     monkeypatch.setattr(submitted, "MAX_SUBMISSION_BYTES", 1024)
-    monkeypatch.setattr(grade.nbformat, "read", lambda *a, **k: pytest.fail("an oversized file must not be parsed"))
+    monkeypatch.setattr(submitted.nbformat, "read", lambda *a, **k: pytest.fail("an oversized file must not be parsed"))
     nb, problem = submitted.read_submission(path)
     assert nb is None and "clear its outputs" in problem
 
@@ -396,3 +396,18 @@ def test_only_plain_import_lines_of_earlier_cells_are_taken():
                 nbformat.v4.new_code_cell("import later")]
     assert submitted.notebook_imports(nb, "normalize_feature_map") == [
         "import numpy as np", "from scipy import ndimage as nd, stats", "import a, b as c"]
+
+
+def test_the_notebook_check_warns_when_an_answer_leans_on_the_course_helpers(capsys):
+    """The in-notebook check must not promise marks the sandboxed grader withholds (it has no helpers)."""
+    from helpers import featuremaps
+
+    exercises.check("normalize_feature_map", lambda c: featuremaps.normalize_channel(c))
+    out = capsys.readouterr().out
+    assert "3/3 checks passed" in out and "uses the course's helpers (featuremaps" in out and "score 0 there" in out
+    for name, exercise in exercises.EXERCISES.items():  # the reference answers use NumPy, Keras, TensorFlow only
+        [path] = NOTEBOOKS.glob(f"{exercise.chapter}_*.ipynb")
+        cell = next(c for c in nbformat.read(path, as_version=4).cells if assignments.exercise_name(c) == name)
+        namespace = {}
+        exec(cell.source, namespace)
+        assert exercises.course_names_used(namespace[exercise.function]) == [], name

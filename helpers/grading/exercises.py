@@ -213,10 +213,43 @@ def run_checks(name, function, seed=0):
     return score_outputs(name, outputs, inputs)
 
 
+def course_names_used(function):
+    """Names ``function`` reads from its module or its closure that belong to the course's ``helpers``
+    package (modules, functions, classes): the grader runs the answer without that package."""
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return []
+    names, stack = set(), [code]
+    while stack:  # the function's own names and those of the functions and lambdas defined inside it
+        current = stack.pop()
+        names.update(current.co_names)
+        stack += [c for c in current.co_consts if hasattr(c, "co_names")]
+    visible = dict(getattr(function, "__globals__", {}))
+    for name, cell in zip(code.co_freevars, getattr(function, "__closure__", None) or ()):
+        names.add(name)
+        try:
+            visible[name] = cell.cell_contents
+        except ValueError:  # a closure variable not assigned yet
+            continue
+    used = []
+    for name in sorted(names):
+        value = visible.get(name)
+        origin = getattr(value, "__name__", "") if isinstance(value, type(np)) else getattr(value, "__module__", "")
+        if isinstance(origin, str) and origin.split(".")[0] == "helpers":
+            used.append(name)
+    return used
+
+
 def check(name, function):
     """Check a solution in the notebook: print the checks passed and what failed (returns None,
-    so the cell shows only the printed lines; :func:`run_checks` returns the record)."""
+    so the cell shows only the printed lines; :func:`run_checks` returns the record). An answer that
+    uses the course's own ``helpers`` is told that the grader will not have them, so this check cannot
+    promise marks the grader then withholds."""
     result = run_checks(name, function)
     print(f"{name}: {result['passed']}/{result['total']} checks passed, {result['score']}/{result['points']} points")
     for line in result["messages"]:
         print("  -", line)
+    used = course_names_used(function)
+    if used:
+        print(f"  - note: your answer uses the course's helpers ({', '.join(used)}); the grader runs it without them, "
+              "so it will score 0 there: write it with NumPy, Keras and TensorFlow")
