@@ -34,8 +34,10 @@ def test_measured_fields_of_the_course_network_by_hand():
     """seed000_mnist: conv1 3x3; pool1 (2, stride 2) 4; conv2 on a grid of step 2: 4 + 2*2 = 8;
     pool2: 8 + 1*2 = 10; conv3 on a grid of step 4: 10 + 2*4 = 18."""
     model = models.build("seed000_mnist", compile=False)
-    chain = keras.Sequential([keras.Input((28, 28, 1))] + [l for l in model.layers if l.name.startswith(("conv", "pool"))])
-    fields = {name: tuple(field_checks.measured_field(chain, name)) for name in ("conv1", "pool1", "conv2", "pool2", "conv3")}
+    layers = [layer for layer in model.layers if layer.name.startswith(("conv", "pool"))]
+    chain = keras.Sequential([keras.Input((28, 28, 1))] + layers)
+    fields = {name: tuple(field_checks.measured_field(chain, name))
+              for name in ("conv1", "pool1", "conv2", "pool2", "conv3")}
     assert fields == {"conv1": (3, 3), "pool1": (4, 4), "conv2": (8, 8), "pool2": (10, 10), "conv3": (18, 18)}
 
 

@@ -112,5 +112,6 @@ REGULARIZED_CLASS_ASCENT = (
     Check("a light regularizer", _class_inputs(12, 0.1, 1.0), _verify_class_ascent("12 jittered steps, TV weight 0.1")),
     Check("a strong regularizer", _class_inputs(10, 2.0, 0.5),
           _verify_class_ascent("10 jittered steps of length 0.5, TV weight 2")),
-    Check("long steps", _class_inputs(20, 0.5, 2.0), _verify_class_ascent("20 jittered steps of length 2, TV weight 0.5")),
+    Check("long steps", _class_inputs(20, 0.5, 2.0),
+          _verify_class_ascent("20 jittered steps of length 2, TV weight 0.5")),
 )

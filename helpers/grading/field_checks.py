@@ -16,7 +16,7 @@ import numpy as np
 
 from helpers.grading.checks import Check, close
 
-#: Input side of the measuring copy: large enough for the central unit's whole field.
+#: Input side of the measuring copy to start with (doubled while the footprint reaches its border).
 PROBE_SIDE = 160
 
 
@@ -38,9 +38,10 @@ def _conv(rng, name, kind):
 def field_network(rng, blocks, first_dilated=False):
     """A seeded chain of ``blocks`` convolution blocks on 128x128 grey images, plus a dense head.
 
-    Each block: a convolution (non-square kernel; blocks 2 and 3 one strided and one dilated, in drawn
-    order, the first dilated with ``first_dilated``), a ReLU layer, and, in every other block, max pooling whose size and
-    stride are drawn apart. Weights are random (seeded); only the geometry matters here.
+    Each block: a convolution (non-square kernel; of blocks 2 and 3 one strided and one dilated, in
+    drawn order; the first dilated with ``first_dilated``), a ReLU layer, and, in every other block,
+    max pooling whose stride differs from its size. Weights are random (seeded); only the geometry
+    matters here.
     """
     import keras
 
