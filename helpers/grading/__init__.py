@@ -2,7 +2,7 @@
 
 - :mod:`helpers.grading.exercises` -- the exercises, their reference checks and partial scores; the checks
   (:mod:`~helpers.grading.checks`) of the exercises that run a model live in ``prediction_checks`` (01),
-  ``model_checks`` (02, 04, 05), ``field_checks`` (03) and ``perturbation_checks`` (05).
+  ``model_checks`` (02, 05), ``field_checks`` (03), ``ascent_checks`` (04) and ``perturbation_checks`` (05).
 - :mod:`helpers.grading.questions` -- the interpretation questions graded by hand.
 - :mod:`helpers.grading.assignments` -- ``python -m helpers.grading.assignments``: the student versions.
 - :mod:`helpers.grading.grade` -- ``python -m helpers.grading.grade SUB.ipynb``: grade one submission;

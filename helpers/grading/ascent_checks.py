@@ -11,10 +11,11 @@ total-variation penalty of the unrolled image.
 
 import numpy as np
 
-from helpers.grading.checks import Check, close
+from helpers.grading.checks import Check, close, per_network
 from helpers.grading.model_checks import CLASSES, _layer_output, check_cnn
 
 
+@per_network
 def ascent_by_tape(model, layer, channel, row, col, start, steps, step_size):
     """The grader's plain gradient ascent on the unit (``row``, ``col``, ``channel``) of ``layer``'s output:
     ``steps`` steps of L2 length ``step_size`` along the normalized gradient (none where the gradient is
@@ -63,6 +64,7 @@ NEURON_ASCENT = (
 )
 
 
+@per_network
 def class_ascent_by_tape(model, class_index, start, shifts, tv_weight, step_size):
     """The grader's regularized class ascent: for each jitter shift ``(dy, dx)`` one step along the normalized
     gradient of ``logit(roll(x, shift)) - tv_weight * TV(x)`` (TV: mean absolute difference of vertical plus of

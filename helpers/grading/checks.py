@@ -1,5 +1,7 @@
 """What an exercise check is, and the comparisons every check uses."""
 
+import functools
+import weakref
 from dataclasses import dataclass
 from typing import Callable
 
@@ -44,3 +46,26 @@ class Check:
     inputs: Callable
     verify: Callable
     needs: str = ""
+
+
+def _key(argument):
+    return (argument.shape, argument.dtype.str, argument.tobytes()) if isinstance(argument, np.ndarray) else argument
+
+
+def per_network(reference):
+    """Remember ``reference(model, *arguments)`` per network (weakly: forgotten with the network).
+
+    Drawing a check's inputs computes the grader's reference to accept the draw (a map that is not
+    zero, an ascent that reaches the [0, 1] box); verifying the student's output needs the same value
+    for the same network and arguments. Arrays are compared by content, other arguments by value.
+    The value is computed from the network as drawn, before the student's function sees it."""
+    memo = weakref.WeakKeyDictionary()
+
+    @functools.wraps(reference)
+    def remembered(model, *arguments):
+        values = memo.setdefault(model, {})
+        key = tuple(_key(a) for a in arguments)
+        if key not in values:
+            values[key] = reference(model, *arguments)
+        return values[key]
+    return remembered

@@ -11,6 +11,7 @@ Checks compare what the student's function returns with the grader's own values
 :mod:`helpers.grading.grade` runs the same checks on a submission.
 """
 
+import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -234,7 +235,7 @@ def course_names_used(function):
     used = []
     for name in sorted(names):
         value = visible.get(name)
-        origin = getattr(value, "__name__", "") if isinstance(value, type(np)) else getattr(value, "__module__", "")
+        origin = getattr(value, "__name__", "") if isinstance(value, types.ModuleType) else getattr(value, "__module__", "")
         if isinstance(origin, str) and origin.split(".")[0] == "helpers":
             used.append(name)
     return used

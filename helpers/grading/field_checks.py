@@ -78,9 +78,8 @@ def measured_field(model, layer, side=PROBE_SIDE):
     """``(rows, cols)`` of the footprint of one central unit of ``layer``, measured on a ``side`` square
     input (doubled until the footprint stays clear of the input's border). ``model`` is a chain of
     Conv2D, MaxPooling2D and ReLU layers up to ``layer``."""
-    import tensorflow as tf
-
     import keras
+    import tensorflow as tf
 
     chain = []
     for current in model.layers:

@@ -13,7 +13,7 @@ everywhere), which needs no gradient at all.
 
 import numpy as np
 
-from helpers.grading.checks import Check, close
+from helpers.grading.checks import Check, close, per_network
 
 #: Class count of the check networks, different from every channel count they can have.
 CLASSES = 5
@@ -74,6 +74,7 @@ CHANNEL_MEANS = (
 
 
 # -- 05: Grad-CAM++ from a gradient tape --------------------------------------------------
+@per_network
 def maps_and_gradients(model, images, layer, class_index):
     """The layer's maps ``A`` and the gradient of the class score with respect to them, ``(n, h, w, k)`` each."""
     import keras
