@@ -45,6 +45,8 @@ _MAX_RESULTS_BYTES = 2**20
 #: Bound on the work done before the sandbox: an exercise cell (a solution is a few hundred characters).
 MAX_CELL_CHARS = 100_000
 _MAX_OUTPUT_VALUES = 10**7
+#: Seconds of silence from the sandbox's supervisor before the grader kills the sandbox from outside.
+SILENCE = 10.0
 
 
 def _kind(argument):
@@ -104,7 +106,7 @@ def _output(workdir, name, index, status):
         if mapped.size > _MAX_OUTPUT_VALUES:
             raise ValueError(f"{mapped.size} values, more than any check expects")
         return np.array(mapped)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # any header NumPy cannot parse (SyntaxError, TokenError, ...) is this output's 0
         return f"its output could not be read ({type(err).__name__})"
 
 
@@ -124,11 +126,16 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
     ``{exercise: record}`` and a note."""
     with _workdir() as workdir:
         inputs = write_job(workdir, cells, cell_timeout, seed, imports)
-        code, tail = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate)
+        code, tail = sandbox.run(workdir, "runner.py", timeout=total_timeout, isolate=isolate, supervised=SILENCE)
         note = f"grading stopped after the total limit of {total_timeout:g} s" if code is None else ""
         if tail.startswith(sandbox.DISK_STOP):
             note = (f"grading stopped: the submission wrote more than {sandbox.LIMITS['disk'] // 2**20} MiB or "
                     f"{sandbox.LIMITS['files']:,} files")
+        elif tail.startswith(sandbox.STALL_STOP):
+            note = "grading stopped: your code stopped or killed the grader's supervising process"
+        elif regular_file(workdir / "stopped.json"):
+            note = (f"grading stopped: a step of your code ran past its limit of {cell_timeout:g} s and did not let "
+                    "itself be interrupted (it caught, ignored or cancelled the timer), so it was killed")
         results = read_results(workdir)
         records = {}
         for name in cells:
@@ -144,6 +151,8 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
             elif isinstance(cell_error, str):
                 messages.append(f"your cell raised {cell_error}")
             undefined = name in results and all(s is None for s in statuses)
+            if note and name in results and any(s is None for s in statuses) and not undefined:
+                messages.append(note)
             if name not in results:
                 messages.append(note or "the checks did not run (the submission ended the grading process)")
             elif undefined:

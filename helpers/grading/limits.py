@@ -5,7 +5,8 @@ Resource limits per process (``setrlimit``) cannot cap what a submission does in
 A control group can: :class:`ControlGroup` creates one per run under the cgroup v2 tree
 (``/sys/fs/cgroup`` with the ``memory`` and ``pids`` controllers) or the v1 ``memory`` and
 ``pids`` hierarchies, whichever this machine lets the grader write, sets ``memory.max`` /
-``memory.limit_in_bytes`` and ``pids.max``, and the sandbox's first process joins it before
+``memory.limit_in_bytes`` and ``pids.max`` (and, when asked, a CPU quota: ``cpu.max`` /
+``cpu.cfs_quota_us``, so that runs side by side on a Dask worker each get their share), and the sandbox's first process joins it before
 it starts bubblewrap, so everything the submission starts is counted. Where no hierarchy is
 writable (an ordinary user without delegation), :attr:`ControlGroup.enforced` is empty and
 only the rlimits of :mod:`helpers.grading.sandbox` apply (the README states both).
@@ -29,20 +30,28 @@ class ControlGroup:
     sandbox's first process. On exit every process left in it is killed and it is removed.
     """
 
-    def __init__(self, memory, processes, name=None):
+    def __init__(self, memory, processes, name=None, cpus=None):
         self.name = name or f"course-grade-{os.getpid()}-{time.monotonic_ns()}"
         self.memory, self.processes = int(memory), int(processes)
+        self.cpus = cpus
         self.paths = []
         self.enforced = []
 
     def __enter__(self):
         v2 = ROOT / "cgroup.controllers"
+        period = 100_000
         if v2.is_file() and {"memory", "pids"} <= set(v2.read_text().split()) and _writable(ROOT):
-            self._make(ROOT / self.name, {"memory.max": self.memory, "pids.max": self.processes})
+            settings = {"memory.max": self.memory, "pids.max": self.processes}
+            if self.cpus and "cpu" in v2.read_text().split():
+                settings["cpu.max"] = f"{int(self.cpus * period)} {period}"
+            self._make(ROOT / self.name, settings)
         else:
             self._make(ROOT / "memory" / self.name, {"memory.limit_in_bytes": self.memory,
                                                      "memory.memsw.limit_in_bytes": self.memory})
             self._make(ROOT / "pids" / self.name, {"pids.max": self.processes})
+            if self.cpus and self.paths:  # a share of the CPU, so that one run cannot slow its neighbours
+                self._make(ROOT / "cpu" / self.name, {"cpu.cfs_period_us": period,
+                                                      "cpu.cfs_quota_us": int(self.cpus * period)})
         return self
 
     def _make(self, path, settings):

@@ -11,9 +11,13 @@ Python interpreter inside `bubblewrap <https://github.com/containers/bubblewrap>
 - no network, its own process tree (every process it starts, ``setsid`` daemons
   included, is killed when it ends or is stopped);
 - its own user namespace in which the code runs as ``nobody`` with no capabilities
-  (``--cap-drop ALL``): no remount, no way to make the read-only directories writable,
-  also when the grader runs as root (a container, CI). Of ``/etc`` only the loader's
-  cache is there, so root-owned secrets (``/etc/shadow``) are not even visible;
+  (``--cap-drop ALL``): no remount, no way to make the read-only directories writable.
+  That ``nobody`` is the host user who started bubblewrap; so when the grader runs as root (a
+  container, CI) it first switches to a fresh unprivileged host uid (:func:`host_uid`), and the
+  code never runs as host uid 0 (whose sysctl writes the kernel accepts from any namespace:
+  ``kernel.core_pattern`` would run a program of the student's as root). ``/proc/sys`` is
+  read-only inside in every case, core dumps are off, ``/sys`` is not there. Of ``/etc`` only
+  the loader's cache is there, so root-owned secrets (``/etc/shadow``) are not even visible;
 - an empty environment, for bubblewrap itself too (``/proc/1/environ`` shows nothing of
   the grader's), and limits (:data:`LIMITS`): memory and processes of the whole run (a control
   group, :mod:`helpers.grading.limits`, where the machine allows one; else the address
@@ -28,7 +32,10 @@ in a plain child process and can read and write whatever its user can.
 
 import os
 import pathlib
+import pwd
+import random
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -40,14 +47,18 @@ from helpers.grading.limits import ControlGroup
 MOUNT_POINT = "/sandbox"
 FILE_SIZE_LIMIT = 64 * 2**20
 #: Limits of a sandboxed run, stated in the README.
-LIMITS = {"memory": 2 * 2**30, "processes": 64, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
+LIMITS = {"memory": 2 * 2**30, "processes": 256, "cpus": 1, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
           "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20, "disk": 256 * 2**20, "files": 10_000}
 #: How often the sandbox directory's size is measured while the code runs (seconds).
 DISK_POLL = 0.05
 #: The first line of the output of a run stopped for writing too much.
 DISK_STOP = "[sandbox stopped: the sandbox directory grew past its limit]"
+#: The first line of the output of a run stopped because its supervisor went silent (:func:`run`).
+STALL_STOP = "[sandbox stopped: its supervisor stopped answering (stopped, traced or killed from inside)]"
 #: The user the code runs as inside the sandbox (``nobody``).
 UNPRIVILEGED = 65534
+#: Host uids a root grader runs sandboxes as: a fresh one per run, above every system and login user.
+HOST_UIDS = (2**30, 2**30 + 2**24)
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc/ld.so.cache")
 
 
@@ -91,15 +102,74 @@ def _hidden_paths(bound):
     return [h for h in hidden if h.exists() and any(b == h or b in h.parents for b in bound)]
 
 
-def command(workdir, argv):
-    """The ``bwrap`` command line that runs ``argv`` with ``workdir`` as the only writable directory."""
+def _uids_in_use():
+    uids = set()
+    for entry in os.scandir("/proc"):
+        try:
+            uids.add(entry.stat().st_uid) if entry.name.isdigit() else None
+        except OSError:  # ended meanwhile
+            continue
+    return uids
+
+
+def host_uid():
+    """The host uid a sandbox runs as: the grader's own, or, when the grader is root, a fresh id from
+    :data:`HOST_UIDS` that no account and no running process has (so each run also has its own
+    ``RLIMIT_NPROC`` count and cannot signal another run's processes)."""
+    if os.geteuid() != 0:
+        return os.geteuid()
+    busy = _uids_in_use()
+    while True:
+        uid = random.SystemRandom().randrange(*HOST_UIDS)
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in busy:
+                return uid
+
+
+def _closed_ancestor(path):
+    """The outermost directory above ``path`` that other users cannot enter, or None."""
+    for parent in reversed(pathlib.Path(path).parents):
+        try:
+            if not parent.stat().st_mode & 0o001:
+                return parent
+        except OSError:
+            return parent
+    return None
+
+
+def _drop_to(uid, reachable, argv):
+    """``argv`` run as host ``uid`` (no groups, no capabilities, no new privileges); directories in
+    ``reachable`` that lie below a directory ``uid`` cannot enter (``/root``, pytest's ``/tmp/pytest-of-root``)
+    are shown to it through a private mount namespace that holds only them below that directory."""
+    wrap = []
+    for closed in sorted({c for c in map(_closed_ancestor, reachable) if c is not None}):
+        wrap += ["--tmpfs", str(closed)]
+        below = sorted(p for p in reachable if closed in p.parents)
+        between = {a for p in below for a in p.parents if closed in a.parents}  # made by bwrap, else mode 0700
+        for directory in sorted(between - set(below), key=lambda a: len(a.parts)):
+            wrap += ["--perms", "0755", "--dir", str(directory)]
+        for path in below:
+            wrap += ["--bind", str(path), str(path)]
+    drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all", "--no-new-privs"]
+    return [bwrap(), "--dev-bind", "/", "/", *wrap, "--die-with-parent", "--", *drop, *argv]
+
+
+def command(workdir, argv, uid=None):
+    """The ``bwrap`` command line that runs ``argv`` with ``workdir`` as the only writable directory, as host
+    ``uid`` when it is given and is not the grader's own (a root grader: :func:`host_uid`)."""
     executable = bwrap()
     if executable is None:
         raise SandboxUnavailable("grading runs submissions in bubblewrap, which is not installed: "
                                  "`apt-get install bubblewrap` (Debian/Ubuntu)")
+    if shutil.which("setpriv") is None and os.geteuid() == 0:
+        raise SandboxUnavailable("a root grader drops to an unprivileged uid with setpriv, which is not installed: "
+                                 "`apt-get install util-linux`")
     python = _python_paths()
     args = [executable, "--unshare-all", "--unshare-user", "--uid", str(UNPRIVILEGED), "--gid", str(UNPRIVILEGED),
-            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc", "--dev", "/dev",
+            "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv", "--proc", "/proc",
+            "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev",
             "--size", str(LIMITS["/dev/shm"]), "--tmpfs", "/dev/shm", "--size", str(LIMITS["/tmp"]), "--tmpfs", "/tmp"]
     for path in _SYSTEM:
         args += ["--ro-bind-try", path, path]
@@ -112,7 +182,10 @@ def command(workdir, argv):
            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return args + ["--"] + [str(a) for a in argv]
+    args += ["--"] + [str(a) for a in argv]
+    if uid is None or uid == os.geteuid():
+        return args
+    return _drop_to(uid, python + [pathlib.Path(workdir).resolve()], args)
 
 
 def own_processes():
@@ -161,23 +234,67 @@ def disk_usage(root, max_entries=LIMITS["files"]):
     return total
 
 
-def _wait(process, workdir, timeout):
-    """The exit code, or None when the time ran out or the directory grew past ``LIMITS["disk"]`` /
-    ``LIMITS["files"]`` (measured every :data:`DISK_POLL` s); second value: True for the disk."""
-    deadline = time.monotonic() + timeout
+def unlinked_bytes(uid):
+    """Bytes held by files that processes of host ``uid`` keep open after deleting them (and by their
+    memfds): space no directory listing shows. Only meaningful for a root grader, whose sandboxes each
+    run as their own uid (:func:`host_uid`)."""
+    seen, total = set(), 0
+    for entry in os.scandir("/proc"):
+        try:
+            if not entry.name.isdigit() or entry.stat().st_uid != uid:
+                continue
+            fds = os.listdir(f"/proc/{entry.name}/fd")
+        except OSError:  # ended meanwhile
+            continue
+        for fd in fds:
+            try:
+                info = os.stat(f"/proc/{entry.name}/fd/{fd}")
+            except OSError:
+                continue
+            if info.st_nlink == 0 and (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total
+
+
+def _beats(fd):
+    """True when the supervisor wrote to the heartbeat pipe ``fd`` since the last call (never blocks)."""
+    beat = False
+    while select.select([fd], [], [], 0)[0]:
+        data = os.read(fd, 4096)
+        if not data:  # every writer is gone: no more beats will come
+            return beat
+        beat = True
+    return beat
+
+
+def _wait(process, workdir, timeout, uid=None, heartbeat=None, silence=None):
+    """``(exit code, why)``: the code, or None with ``why`` = ``"time"`` when the time ran out, ``"disk"`` when
+    the directory (or, for a sandbox of its own ``uid``, its open deleted files) grew past ``LIMITS["disk"]``
+    / ``LIMITS["files"]`` (measured every :data:`DISK_POLL` s), ``"stall"`` when nothing came through the
+    ``heartbeat`` pipe for ``silence`` seconds."""
+    started = time.monotonic()
+    deadline, last_beat = started + timeout, started
     while True:
         try:
-            return process.wait(timeout=max(0.0, min(DISK_POLL, deadline - time.monotonic()))), False
+            return process.wait(timeout=max(0.0, min(DISK_POLL, deadline - time.monotonic()))), ""
         except subprocess.TimeoutExpired:
             pass
         used = disk_usage(workdir)
+        if used is not None and uid is not None and uid != os.geteuid():
+            used += unlinked_bytes(uid)
         if used is None or used > LIMITS["disk"]:
-            return None, True
-        if time.monotonic() >= deadline:
-            return None, False
+            return None, "disk"
+        now = time.monotonic()
+        if heartbeat is not None:
+            last_beat = now if _beats(heartbeat) else last_beat
+            if now - last_beat > silence:
+                return None, "stall"
+        if now >= deadline:
+            return None, "time"
 
 
-def run(workdir, script, args=(), timeout=300, isolate=True):
+def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
     """Run ``python script args`` in ``workdir``, isolated unless ``isolate=False``.
 
     Args:
@@ -186,46 +303,67 @@ def run(workdir, script, args=(), timeout=300, isolate=True):
         args: further command-line arguments.
         timeout: seconds before the whole process tree is killed.
         isolate: False runs without bubblewrap (no file-system isolation).
+        supervised: seconds of silence after which the run is killed: the script gets
+            ``--heartbeat-fd N``, a pipe to write to while it is well (the grader's runner writes from a
+            supervising process that the student's code cannot stop without falling silent).
 
     Returns:
-        ``(returncode or None when killed at the time limit or for writing more than
-        ``LIMITS["disk"]`` bytes or ``LIMITS["files"]`` files in ``workdir``, last 2,000
-        characters of its output)``; the output is also in ``workdir/output.log``; a run stopped
-        for the disk has :data:`DISK_STOP` as the first line of that tail. The directory is
-        measured every :data:`DISK_POLL` s, so a run can pass the limit by what it writes in
+        ``(returncode or None when killed at the time limit, for writing more than ``LIMITS["disk"]`` bytes or
+        ``LIMITS["files"]`` files in ``workdir``, or for a silent supervisor; last 2,000 characters of its
+        output)``; the output is also in ``workdir/output.log``; a run stopped for the disk has
+        :data:`DISK_STOP`, one stopped for silence :data:`STALL_STOP` as the first line of that tail. The
+        directory is measured every :data:`DISK_POLL` s, so a run can pass the limit by what it writes in
         that time (each file is at most ``LIMITS["file size"]``).
     """
     workdir = pathlib.Path(workdir)
     python = pathlib.Path(sys.executable)
+    beat_read, beat_write = os.pipe() if supervised else (None, None)
+    args = [*args, "--heartbeat-fd", str(beat_write)] if supervised else list(args)
+    uid = host_uid() if isolate else None
     if isolate:
-        argv = command(workdir, [python, "-I", script, *args])
+        argv = command(workdir, [python, "-I", script, *args], uid)
         env = {"PATH": "/usr/bin:/bin"}  # bubblewrap's own environment is readable inside as /proc/1/environ
+        if uid != os.geteuid():
+            os.chown(workdir, uid, uid)
     else:
         argv = [str(python), "-I", script, *map(str, args)]
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)}
     log = workdir / "output.log"
-    group = ControlGroup(LIMITS["memory"], LIMITS["processes"])
+    group = ControlGroup(LIMITS["memory"], LIMITS["processes"], cpus=LIMITS["cpus"])
     with group, open(log, "w+b") as out:  # read back through this handle: the code may replace the file by a pipe
-        processes = None if os.geteuid() == 0 or "pids.max" in group.enforced else own_processes() + LIMITS["processes"]
+        if uid is not None and uid != os.geteuid():
+            processes = LIMITS["processes"]  # a fresh uid: the count is this run's alone
+        elif os.geteuid() == 0 or "pids.max" in group.enforced:
+            processes = None
+        else:
+            processes = own_processes() + LIMITS["processes"]
 
         def prepare():
             group.join()
             _limits(processes)
 
-        process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=prepare, env=env)
-        disk = False
         try:
-            code, disk = _wait(process, workdir, timeout)
+            process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=prepare, env=env,
+                                       pass_fds=(beat_write,) if supervised else ())
+        finally:
+            if supervised:
+                os.close(beat_write)
+        why = ""
+        try:
+            code, why = _wait(process, workdir, timeout, uid, beat_read, supervised)
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # whatever the code left behind in its session
             except ProcessLookupError:
                 pass
             process.wait()
+            if supervised:
+                os.close(beat_read)
         out.seek(max(0, os.fstat(out.fileno()).st_size - 2000))
         tail = out.read(2000).decode("utf-8", "replace")
-    return code, (DISK_STOP + "\n" + tail) if disk else tail
+    stop = {"disk": DISK_STOP, "stall": STALL_STOP}.get(why)
+    return code, (stop + "\n" + tail) if stop else tail
 
 
 _WORKS = {}
@@ -237,7 +375,9 @@ def ensure_works():
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
-            argv = command(tmp, [pathlib.Path(sys.executable), "-I", "-c", "import numpy"])
+            uid = host_uid()
+            os.chown(tmp, uid, uid)
+            argv = command(tmp, [pathlib.Path(sys.executable), "-I", "-c", "import numpy"], uid)
             done = subprocess.run(argv, capture_output=True, text=True, timeout=120, preexec_fn=_limits,
                                   env={"PATH": "/usr/bin:/bin"})
         _WORKS["ok"] = done.returncode == 0

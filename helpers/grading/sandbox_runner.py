@@ -9,17 +9,43 @@ checks and saves every return value as ``out_<exercise>_<check>.npy``. What happ
 goes to ``results.json`` after every step. Nothing here decides a score: the grader
 verifies the saved outputs outside the sandbox, so replacing anything in this
 process gains nothing.
+
+With ``--heartbeat-fd N`` (how the grader starts it) the script forks: the child does the work above,
+the parent runs no student code and supervises. Before each limited step the child sends one byte;
+the parent kills the child when a step runs past the time limit plus :data:`GRACE` (code that
+ignores, catches or cancels the alarm), accepting no more steps than the job has; it writes to pipe
+``N`` every :data:`BEAT` s. The parent is not dumpable (the child cannot trace it or read its
+descriptors) and the child has no copy of pipe ``N``: a child that stops or kills the parent
+silences the pipe, and the grader, outside the sandbox, then kills everything.
 """
 
+import ctypes
 import json
+import os
+import select
 import signal
 import sys
+import time
 
 import numpy as np
+
+#: Seconds past a step's limit before the supervisor kills the worker.
+GRACE = 2.0
+#: Seconds between heartbeats of the supervisor.
+BEAT = 0.5
+#: Written by the supervisor when it killed the worker (the grader reads it for the message).
+STOPPED = "stopped.json"
+_STEP = b"B"
+_step_pipe = None
 
 
 class _Timeout(BaseException):
     """Raised by the alarm; a BaseException so that ``except Exception`` in a submission lets it through."""
+
+
+def _no_more_steps():
+    global _step_pipe
+    _step_pipe = None
 
 
 def _alarm(signum, frame):
@@ -28,6 +54,11 @@ def _alarm(signum, frame):
 
 def _limited(seconds, action):
     """``(value, None)`` or ``(None, message)`` for ``action()`` run under a time limit."""
+    if _step_pipe is not None:
+        try:
+            os.write(_step_pipe, _STEP)
+        except OSError:  # the submission closed the pipe: no new step starts, so its time runs out
+            _no_more_steps()
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return action(), None
@@ -58,9 +89,71 @@ def _save(results):
         json.dump(results, f)
 
 
-def main():
+def steps(job):
+    """How many limited steps the job has (imports, cells, argument loading and calls of every check)."""
+    return sum(len(e.get("imports", [])) + 1 + 2 * len(e["arguments"]) for e in job["exercises"])
+
+
+def _dumpable(flag):
+    """``prctl(PR_SET_DUMPABLE, flag)``: a process that is not dumpable cannot be traced by its own user."""
+    if ctypes.CDLL(None, use_errno=True).prctl(4, int(flag), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def supervise(job, heartbeat):
+    """Fork the worker and watch it (see the module's docstring); return the exit code."""
+    global _step_pipe
+    _dumpable(False)
+    limit, allowed = float(job["cell_timeout"]) + GRACE, steps(job) + 1
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: no heartbeat pipe, no way back into the parent
+        os.close(read_end)
+        os.close(heartbeat)
+        _dumpable(True)
+        _step_pipe = write_end
+        code = 1
+        try:
+            code = work(job)
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    started, accepted = time.monotonic(), 0
+    while True:
+        os.write(heartbeat, b".")
+        if read_end is None:
+            time.sleep(BEAT)
+        elif select.select([read_end], [], [], BEAT)[0]:
+            data = os.read(read_end, 4096)
+            for _ in range(data.count(_STEP)):
+                if accepted < allowed:
+                    accepted, started = accepted + 1, time.monotonic()
+            if not data:  # the worker closed its end (or ended): only its time limit is watched now
+                os.close(read_end)
+                read_end = None
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() - started > limit:
+            os.kill(pid, signal.SIGKILL)
+            with open(STOPPED, "w") as f:
+                json.dump({"limit": limit, "steps": accepted}, f)
+            break
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     with open("job.json") as f:
         job = json.load(f)
+    if "--heartbeat-fd" in argv:
+        return supervise(job, int(argv[argv.index("--heartbeat-fd") + 1]))
+    return work(job)
+
+
+def work(job):
+    """Run the cells and the calls of the job in this process."""
     inputs = np.load("inputs.npz", allow_pickle=False)
     signal.signal(signal.SIGALRM, _alarm)
     limit = float(job["cell_timeout"])
