@@ -142,6 +142,7 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
             exercise, raw = EXERCISES[name], results.get(name)
             raw = raw if isinstance(raw, dict) else {}
             statuses = raw.get("outputs") if isinstance(raw.get("outputs"), list) else []
+            cut_short = name in results and len(statuses) < len(inputs[name])  # the process ended in this exercise
             statuses = (statuses + [None] * len(inputs[name]))[:len(inputs[name])]
             outputs = [_output(workdir, name, i, status) for i, status in enumerate(statuses)]
             messages = []
@@ -150,9 +151,10 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
                 messages.append(f"your cell {cell_error}")
             elif isinstance(cell_error, str):
                 messages.append(f"your cell raised {cell_error}")
-            undefined = name in results and all(s is None for s in statuses)
-            if note and name in results and any(s is None for s in statuses) and not undefined:
-                messages.append(note)
+            undefined = name in results and not cut_short and all(s is None for s in statuses)
+            if cut_short:
+                messages.append(note or f"the grading process ended while your code ran (exit status {code}): "
+                                        "did it exit, or kill the process running it?")
             if name not in results:
                 messages.append(note or "the checks did not run (the submission ended the grading process)")
             elif undefined:

@@ -1,0 +1,130 @@
+"""What the host sees of a sandboxed submission: never uid 0, no sysctl it can write, time limits that hold.
+
+These attacks come from the audit of a root grader (the usual container or CI setup). Each test
+checks the host's side, read from outside the sandbox: the uid of the sandboxed processes in
+``/proc``, the sysctl values after the run, how long the grading took, the score. No test writes a
+real change to a host sysctl: the submissions try a no-op write (the value they read, written back).
+"""
+
+import os
+import pathlib
+import threading
+import time
+
+import pytest
+
+from helpers.grading import grade, sandbox
+
+pytestmark = pytest.mark.usefixtures("bubblewrap")
+
+NOOP_SYSCTL_WRITES = """
+import os, time
+for name in ("kernel/core_pattern", "kernel/pid_max", "kernel/hostname", "vm/overcommit_memory"):
+    path = "/proc/sys/" + name
+    value = open(path).read()
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+        print("WROTE", name)
+    except OSError as err:
+        print("refused", name, err.errno)
+print("ready", flush=True)
+time.sleep(4)
+"""
+
+
+def _host_uids_of(marker):
+    """Host uids (real, effective, saved, fs) of every Python process running script ``marker`` (not the
+    bubblewrap and setpriv processes around it, whose command lines name it too)."""
+    uids = set()
+    for entry in os.scandir("/proc"):
+        try:
+            argv = (pathlib.Path(entry.path) / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+            if argv and b"python" in pathlib.Path(argv[0].decode()).name.encode() and marker in argv:
+                status = (pathlib.Path(entry.path) / "status").read_text()
+                line = next(x for x in status.splitlines() if x.startswith("Uid:"))
+                uids.update(int(v) for v in line.split()[1:])
+        except (OSError, StopIteration):  # ended meanwhile
+            continue
+    return uids
+
+
+def test_sandboxed_code_never_runs_as_host_root_and_cannot_write_a_sysctl(tmp_path):
+    before = {n: pathlib.Path("/proc/sys", n).read_text() for n in ("kernel/core_pattern", "kernel/pid_max")}
+    (tmp_path / "sysctl_probe.py").write_text(NOOP_SYSCTL_WRITES)
+    seen, result = set(), {}
+    worker = threading.Thread(target=lambda: result.update(out=sandbox.run(tmp_path, "sysctl_probe.py", timeout=60)))
+    worker.start()
+    deadline = time.monotonic() + 30
+    while worker.is_alive() and time.monotonic() < deadline and not seen:
+        seen = _host_uids_of(b"sysctl_probe.py")
+        time.sleep(0.1)
+    worker.join()
+    code, out = result["out"]
+    assert code == 0, out
+    assert "ready" in out and "WROTE" not in out, out
+    assert out.count("refused") == 4
+    assert seen, "the sandboxed process was never seen from outside"
+    assert 0 not in seen, f"host uids of the sandboxed process: {seen}"
+    if os.geteuid() == 0:
+        assert all(sandbox.HOST_UIDS[0] <= uid < sandbox.HOST_UIDS[1] for uid in seen), seen
+    else:
+        assert seen == {os.geteuid()}
+    assert before == {n: pathlib.Path("/proc/sys", n).read_text() for n in before}
+
+
+def test_core_dumps_are_off_and_sys_is_absent(tmp_path):
+    (tmp_path / "probe.py").write_text("""
+import os, resource
+print("core", resource.getrlimit(resource.RLIMIT_CORE))
+print("sys", os.path.exists("/sys/kernel"), os.path.exists("/sys/fs/cgroup"))
+""")
+    code, out = sandbox.run(tmp_path, "probe.py", timeout=60)
+    assert code == 0, out
+    assert "core (0, 0)" in out and "sys False False" in out
+
+
+def test_each_root_sandbox_gets_its_own_host_uid():
+    if os.geteuid() != 0:
+        pytest.skip("only a root grader switches uids")
+    uids = {sandbox.host_uid() for _ in range(20)}
+    assert len(uids) == 20 and 0 not in uids
+
+
+TIMER_ATTACKS = {
+    "ignore SIGALRM": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True: time.sleep(0.1)",
+    "catch the timeout": "import time\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass",
+    "cancel the timer": "import signal, time\nsignal.setitimer(signal.ITIMER_REAL, 0)\nwhile True: time.sleep(0.1)",
+    "stop the supervisor": "import os, signal, time\nos.kill(os.getppid(), signal.SIGSTOP)\nwhile True: time.sleep(0.1)",
+    "kill the supervisor": "import os, signal, time\nos.kill(os.getppid(), signal.SIGKILL)\nwhile True: time.sleep(0.1)",
+    "trace the supervisor": """
+import ctypes, os, time
+libc = ctypes.CDLL(None, use_errno=True)
+print("ptrace attach", libc.ptrace(16, os.getppid(), 0, 0), ctypes.get_errno())
+os.kill(os.getppid(), 19)
+while True: time.sleep(0.1)""",
+    "read the heartbeat through /proc": """
+import os, signal, time
+try:  # refused: the supervisor is not dumpable
+    for fd in os.listdir(f"/proc/{os.getppid()}/fd"):
+        os.write(os.open(f"/proc/{os.getppid()}/fd/{fd}", os.O_WRONLY), b"." * 100)
+except OSError as err:
+    print(err)
+os.kill(os.getppid(), signal.SIGSTOP)
+while True: time.sleep(0.1)""",
+}
+
+
+@pytest.mark.parametrize("attack", sorted(TIMER_ATTACKS))
+def test_a_stuck_sandbox_is_killed_at_its_stated_limit_whatever_it_does_with_signals(tmp_path, attack):
+    from test_grading_isolation import cheat
+
+    path = cheat(tmp_path, TIMER_ATTACKS[attack])
+    started = time.monotonic()
+    report = grade.grade(path, cell_timeout=3, total_timeout=240)
+    took = time.monotonic() - started
+    assert report["score"] == 0
+    # the cell step: 3 s and the supervisor's grace, or the grader's 10 s of silence; plus starting up
+    assert took < 3 + grade.SILENCE + 20, f"{attack}: graded in {took:.0f} s"
+    messages = " ".join(m for r in report["exercises"] for m in r["messages"])
+    assert any(k in messages for k in ("grading stopped", "did not finish", "grading process ended")), messages
