@@ -388,14 +388,21 @@ def test_student_text_reaches_the_terminal_escaped(capsys):
     assert len(out.splitlines()) == 5  # header, exercise, its one message, total, note: no faked lines
 
 
-def test_only_plain_import_lines_of_earlier_cells_are_taken():
+def test_only_imports_and_literal_constants_of_earlier_cells_are_taken():
+    from helpers.grading.preamble import notebook_preamble
+
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import numpy as np\nimport os; os.system('rm -rf /')\nx = 1\n"
-                                          "from scipy import ndimage as nd, stats\n    import json\nimport a, b as c"),
+                                          "from scipy import (ndimage as nd,\n    stats)\nimport a, b as c\n"
+                                          "SCALE, SHIFT = 64, (1, 2)\nn = 5\nn = n + 1\ny = open('f').read()\n"
+                                          "from .local import z\nfrom m import *\nfor k in range(3): pass"),
+                nbformat.v4.new_code_cell("%matplotlib inline\nLABEL: str = 'four'; x = 2"),
+                nbformat.v4.new_code_cell("def broken(:"),
                 nbformat.v4.new_code_cell("# EXERCISE normalize_feature_map\nimport math"),
                 nbformat.v4.new_code_cell("import later")]
-    assert submitted.notebook_imports(nb, "normalize_feature_map") == [
-        "import numpy as np", "from scipy import ndimage as nd, stats", "import a, b as c"]
+    assert notebook_preamble(nb, "normalize_feature_map") == [
+        "import numpy as np", "import os", "x = 1", "from scipy import ndimage as nd, stats", "import a, b as c",
+        "SCALE, SHIFT = (64, (1, 2))", "LABEL: str = 'four'", "x = 2"]
 
 
 def test_the_notebook_check_warns_when_an_answer_leans_on_the_course_helpers(capsys):

@@ -195,12 +195,26 @@ def test_honest_notebook_habits_are_graded_fairly(tmp_path):
     cell.source = cell.source.replace("%matplotlib inline\nimport numpy as np", "", 1)  # relies on an earlier import
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
     assert grade.grade(tmp_path / "02_activations.ipynb", isolate=False)["score"] == 4.0
-    cell.source = cell.source.replace("    channel = np.asarray", "    channel = image_index + 0 * np.asarray", 1)
-    nbformat.write(solved, tmp_path / "02_activations.ipynb")  # relies on a variable of an earlier cell
+    cell.source = cell.source.replace("    channel = np.asarray", "    channel = 0 * x_test.sum() + np.asarray", 1)
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")  # relies on data loaded by an earlier cell
     report = grade.grade(tmp_path / "02_activations.ipynb", isolate=False)
     record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
-    assert record["score"] == 0 and any("only the exercise cell runs" in m and "import lines" in m
+    assert record["score"] == 0 and any("only the exercise cell runs" in m and "imports and constants" in m
                                         for m in record["messages"])
+    cell.source = cell.source.replace("0 * x_test.sum() + ", "", 1)
+    honest = {"a constant of an earlier cell": ("    channel = np.asarray", "    channel = 0 * image_index + np.asarray"),
+              "IPython's display": ("    channel = np.asarray", "    display('normalizing')\n    channel = np.asarray"),
+              "an unused course import": ("def normalize_feature_map", "from helpers import featuremaps\n"
+                                                                        "def normalize_feature_map")}
+    original = cell.source
+    for habit, (old, new) in honest.items():  # in the sandbox, as the grader really runs them
+        cell.source = original.replace(old, new, 1)
+        assert cell.source != original, habit
+        nbformat.write(solved, tmp_path / "02_activations.ipynb")
+        report = grade.grade(tmp_path / "02_activations.ipynb", cell_timeout=10, total_timeout=120)
+        record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
+        assert record["score"] == record["points"], (habit, record["messages"])
+    cell.source = original
     cell.source = cell.source.splitlines()[0] + "\nfrom helpers.featuremaps import normalize_channel as normalize_feature_map"
     nbformat.write(solved, tmp_path / "02_activations.ipynb")
     report = grade.grade(tmp_path / "02_activations.ipynb")  # in the sandbox, where the course is not

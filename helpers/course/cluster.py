@@ -25,15 +25,18 @@ def make_client(scheduler=None, workers=2):
 
 def gather(client, futures, label, done=None):
     """Results of ``futures`` in submission order, with a progress bar as they finish; ``done(result)``,
-    when given, is called with each result as soon as it is there (results are saved as they come)."""
+    when given, is called with each result as soon as it is there (results are saved as they come).
+    The results returned are the objects ``done`` saw, so what it adds to one (a note) is kept."""
     from distributed import as_completed
 
+    results = {}
     with progress(None, label, total=len(futures)) as bar:
         for future in as_completed(futures):
+            results[future.key] = future.result()
             if done is not None:
-                done(future.result())
+                done(results[future.key])
             bar.update(1)
-    return client.gather(futures)
+    return [results[future.key] for future in futures]
 
 
 def close(client, scheduler):

@@ -21,6 +21,7 @@ replaced atomically; a symbolic link there is replaced, never followed).
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import pathlib
@@ -36,7 +37,8 @@ from helpers.grading import questions, sandbox
 from helpers.grading.assignments import exercise_name
 from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, score_outputs
 from helpers.grading.report import print_table, submission_problem, write_report
-from helpers.grading.submission import (expected_exercises, notebook_imports, python_source, read_submission,
+from helpers.grading.preamble import notebook_preamble
+from helpers.grading.submission import (expected_exercises, python_source, read_submission,
                                         regular_file)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
@@ -58,10 +60,22 @@ def _kind(argument):
     return "scalar"
 
 
+@functools.lru_cache(maxsize=1)
+def _course_modules():
+    """Names of the course package's modules (``helpers``, ``helpers.featuremaps``, ...): importing one in the
+    sandbox works, using it says that the course is not there (:mod:`helpers.grading.sandbox_runner`)."""
+    import pkgutil
+
+    import helpers
+
+    return ("helpers", *sorted(m.name for m in pkgutil.walk_packages(helpers.__path__, "helpers.")))
+
+
 def write_job(workdir, cells, cell_timeout, seed, imports=None):
     """Write ``job.json``, ``inputs.npz`` and the runner into ``workdir``; return the inputs per exercise.
-    ``imports``: ``{exercise: [import lines of earlier cells]}`` (:func:`notebook_imports`)."""
-    job, arrays, inputs = {"cell_timeout": cell_timeout, "exercises": []}, {}, {}
+    ``imports``: ``{exercise: [imports and constants of earlier cells]}`` (:func:`notebook_preamble`)."""
+    job = {"cell_timeout": cell_timeout, "exercises": [], "course_modules": list(_course_modules())}
+    arrays, inputs = {}, {}
     for name, source in cells.items():
         inputs[name] = check_inputs(name, seed)
         kinds = []
@@ -163,17 +177,18 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
             record["messages"] = messages + ([] if undefined or name not in results else record["messages"])
             raised = [cell_error] + [s for s in statuses if isinstance(s, str)]
             if any(isinstance(e, str) and e.startswith("NameError") for e in raised):
-                record["messages"].append("only the exercise cell runs when grading, after the import lines of the "
-                                          "cells before it: define everything else your answer uses inside the "
-                                          "exercise cell")
-            if any(isinstance(e, str) and e.startswith("ModuleNotFoundError") and "'helpers" in e for e in raised):
+                record["messages"].append("only the exercise cell runs when grading, after the imports and constants "
+                                          "(names set to plain numbers or strings) of the cells before it: define "
+                                          "everything else your answer uses inside the exercise cell")
+            if any(isinstance(e, str) and (e.startswith(("ModuleNotFoundError", "ImportError")) and "'helpers" in e
+                                           or "not available when grading" in e) for e in raised):
                 record["messages"].append("the course's helpers package is not there when grading: write the "
                                           "function with NumPy, Keras and TensorFlow, as the exercise asks")
             records[name] = record
     return records, note
 
 
-def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
+def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, root=None):
     """Grade the submission at ``path``.
 
     Args:
@@ -182,6 +197,8 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
         total_timeout: seconds for the whole submission (every process is then killed).
         seed: seed of the random check inputs (default: a fresh one, recorded in the report).
         isolate: False runs the submission without bubblewrap (see :mod:`helpers.grading.sandbox`).
+        root: the class folder ``path`` must be in, with no symbolic link between it and the file; None:
+            no component of ``path`` may be a link (:func:`helpers.grading.submission.link_problem`).
 
     Returns:
         dict with ``submission``, ``score``, ``max_score``, ``exercises`` (one record per
@@ -192,7 +209,7 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     if isolate:
         sandbox.ensure_works()
     seed = secrets.randbits(32) if seed is None else int(seed)
-    nb, problem = read_submission(path)
+    nb, problem = read_submission(path, root=root)
     names = expected_exercises(path, nb)
     cells = {}
     if nb is not None:
@@ -205,10 +222,30 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True):
     results = {name: _missing(name, f"your exercise cell has {length:,} characters, more than the {MAX_CELL_CHARS:,} "
                                     "a solution needs; it was not run") for name, length in too_long.items()}
     if cells:
-        imports = {name: notebook_imports(nb, name) for name in cells}
+        imports = {name: notebook_preamble(nb, name) for name in cells}
         ran, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate, imports)
         results.update(ran)
         problem = problem or note
+    return _report(path, names, results, problem, seed, isolate)
+
+
+def refused(path, problem, seed, isolate=True):
+    """The report of a submission that is not read at all (e.g. the same file as one listed before it).
+
+    Args:
+        path: the submission, as listed.
+        problem: why it is not graded (every expected exercise gets 0 with this message).
+        seed: the seed its position in the class drew (recorded, as for a graded one).
+        isolate: whether the class is graded in the sandbox (recorded).
+
+    Returns:
+        dict: a report as :func:`grade` returns it, score 0.
+    """
+    return _report(path, expected_exercises(path, None), {}, problem, int(seed), isolate)
+
+
+def _report(path, names, results, problem, seed, isolate):
+    """The report of :func:`grade` from the expected exercise ``names`` and their ``results`` (records)."""
     records = [results.get(name) or _missing(name, problem) for name in names]
     for record in records:
         record["chapter"] = EXERCISES[record["exercise"]].chapter

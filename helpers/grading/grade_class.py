@@ -12,6 +12,8 @@ the submission's position, so serial and parallel grading give the same scores.
 
 import argparse
 import csv
+import errno
+import os
 import pathlib
 import secrets
 import sys
@@ -28,69 +30,148 @@ def submission_seeds(count, seed):
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(count)]
 
 
-def _grade_one(path, seed, cell_timeout, total_timeout, isolate):
+def _grade_one(path, seed, cell_timeout, total_timeout, isolate, root=None):
     from helpers.grading import grade
 
     try:
-        return grade.grade(path, cell_timeout, total_timeout, seed, isolate)
+        return grade.grade(path, cell_timeout, total_timeout, seed, isolate, root=root)
     except Exception as err:  # a failure of the grading machinery itself is reported, not a crash of the class
         return {"submission": str(path), "score": 0.0, "max_score": 0.0, "exercises": [], "seed": seed,
                 "isolated": isolate, "problem": f"grading failed: {type(err).__name__}: {err}"}
 
 
+def class_folder(paths, class_dir=None):
+    """The folder every submission must be in, with no symbolic link between it and the file.
+
+    Args:
+        paths: the listed submissions.
+        class_dir: the folder the instructor named; None: the common folder of ``paths`` (made absolute,
+            not resolved: a link at or above it is the instructor's, one below it a student's).
+
+    Returns:
+        str: that folder, resolved; None when there are no paths.
+    """
+    if class_dir is not None:
+        return os.path.realpath(class_dir)
+    if not paths:
+        return None
+    return os.path.realpath(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]))
+
+
+def same_files(paths, root):
+    """``{index: index of the path listed before it that is the same file}`` (listed twice, two names of one
+    folder, a bind mount); submissions refused for a link are left out (each gets its own refusal)."""
+    from helpers.grading import submission
+
+    first, same = {}, {}
+    for i, path in enumerate(paths):
+        if submission.link_problem(path, root):
+            continue
+        try:
+            info = os.stat(path)
+            key = (info.st_dev, info.st_ino)
+        except OSError:  # a missing file is reported by its own row; its path is its identity
+            key = os.path.realpath(path)
+        if key in first:
+            same[i] = first[key]
+        else:
+            first[key] = i
+    return same
+
+
 def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_timeout=30, total_timeout=300,
-                isolate=True, client=None, done=None):
+                isolate=True, client=None, done=None, class_dir=None):
     """Grade ``paths`` in parallel; return ``(reports in the order of paths, class seed)``.
 
+    Every listed path gets its own report: one that is the same file as a path listed before it (a
+    ``duplicate_of`` report, not graded) and one refused for a link (:func:`helpers.grading.submission.link_problem`,
+    below :func:`class_folder` of ``class_dir``) score 0 with the reason as their ``problem``.
     ``client``: an existing Dask client to use (left open); otherwise one is made from
     ``scheduler``/``workers`` and closed at the end. ``done(report)`` is called with each
     report as soon as it is there, so a class run that is stopped keeps what it graded."""
-    from helpers.grading import sandbox
+    from helpers.grading import grade, sandbox
 
     if isolate:
         sandbox.ensure_works()  # fail once, here, rather than once per submission on the workers
     paths = [str(p) for p in paths]
     seed = secrets.randbits(32) if seed is None else int(seed)
     seeds = submission_seeds(len(paths), seed)
-    args = (cell_timeout, total_timeout, isolate)
+    root = class_folder(paths, class_dir)
+    reports = [None] * len(paths)
+    for i, j in same_files(paths, root).items():
+        reports[i] = grade.refused(paths[i], f"{paths[i]} is the same file as {paths[j]}, listed before it (listed "
+                                             "twice, or two names of one folder): graded once, in that row", seeds[i],
+                                   isolate)
+        reports[i]["duplicate_of"] = paths[j]
+        if done is not None:
+            done(reports[i])
+    todo = [i for i in range(len(paths)) if reports[i] is None]
+    args = (cell_timeout, total_timeout, isolate, root)
     if serial:
-        reports = []
-        for p, s in progress(list(zip(paths, seeds)), "grading"):
-            reports.append(_grade_one(p, s, *args))
+        for i in progress(todo, "grading"):
+            reports[i] = _grade_one(paths[i], seeds[i], *args)
             if done is not None:
-                done(reports[-1])
+                done(reports[i])
         return reports, seed
     own = client is None
     client = make_client(scheduler, workers) if own else client
     try:
-        futures = client.map(_grade_one, paths, seeds, *[[a] * len(paths) for a in args], pure=False)
-        return gather(client, futures, "grading", done), seed
+        futures = client.map(_grade_one, [paths[i] for i in todo], [seeds[i] for i in todo],
+                             *[[a] * len(todo) for a in args], pure=False)
+        for i, report in zip(todo, gather(client, futures, "grading", done)):
+            reports[i] = report
+        return reports, seed
     finally:
         if own:
             close(client, scheduler)
 
 
 def write_csv(reports, path):
-    """One row per submission: submission, score, max_score, problem (control characters escaped)."""
+    """One row per submission: submission, score, max_score, seed, problem (what came from a submission is
+    escaped and made inert for spreadsheets: :func:`helpers.grading.report.spreadsheet_cell`)."""
 
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["submission", "score", "max_score", "seed", "problem"])
         for r in reports:
-            writer.writerow([report_files.printable(r["submission"]), r["score"], r["max_score"], r["seed"],
-                             report_files.printable(r["problem"])])
+            writer.writerow([report_files.spreadsheet_cell(r["submission"]), r["score"], r["max_score"], r["seed"],
+                             report_files.spreadsheet_cell(r["problem"])])
 
 
-def _saver(csv_path):
+def _note(report, text):
+    report["problem"] = (report["problem"] + "; " if report["problem"] else "") + text
+
+
+def _saver(csv_path, root=None):
     """``save(report)``: write one submission's ``.grade.json`` beside it, now (reports are saved as they
-    finish); when that fails, say so at once and note it in the report (it reaches the CSV)."""
+    finish), into its folder opened without following a link from the class folder ``root``. Nothing is
+    written for a submission refused for a link (it would land in the folder the link leads to, another
+    student's) nor for a ``duplicate_of`` row (its file's report is the earlier row's); a refusal or a
+    failure is said at once and noted in the report (it reaches the CSV)."""
+    from helpers.grading import submission
+
     def save(report):
+        if report.get("duplicate_of") is not None:
+            return
+        path = report["submission"]
+        problem = submission.link_problem(path, root)
+        if problem:
+            _note(report, "no .grade.json was written beside it"
+                  + ("" if problem in report["problem"] else f" ({problem})"))
+            print(f"{report_files.printable(path)}: refused, no .grade.json written "
+                  f"({report_files.printable(problem)})", file=sys.stderr)
+            return
         try:
-            report_files.write_report(report, pathlib.Path(report["submission"]).with_suffix(".grade.json"))
+            folder, name = submission.open_folder(path, root)
+            try:
+                report_files.write_report(report, pathlib.Path(name).with_suffix(".grade.json").name, dir_fd=folder)
+            finally:
+                os.close(folder)
         except OSError as err:
-            report["problem"] = (report["problem"] + "; " if report["problem"] else "") + f"its .grade.json: {err}"
-            print(f"{report_files.printable(report['submission'])}: could not write its .grade.json "
-                  f"({report_files.printable(err)}); the score is in {csv_path}", file=sys.stderr)
+            _note(report, "no .grade.json was written beside it (a folder of its path became a symbolic link)"
+                  if err.errno == errno.ELOOP else f"its .grade.json: {err}")
+            print(f"{report_files.printable(path)}: could not write its .grade.json ({report_files.printable(err)}); "
+                  f"the score is in {csv_path}", file=sys.stderr)
     return save
 
 
@@ -105,6 +186,10 @@ def main(argv=None):
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (default: a LocalCluster)")
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     parser.add_argument("--serial", action="store_true", help="no Dask: one submission after the other")
+    parser.add_argument("--class-dir", type=pathlib.Path,
+                        help="the class folder: a submission must be in it, with no symbolic link between it and the "
+                             "file (default: the common folder of the listed submissions; name it when they are all in "
+                             "one student's folder, whose own link it cannot see)")
     args = parser.parse_args(argv)
     from helpers.grading import sandbox
 
@@ -112,19 +197,18 @@ def main(argv=None):
     if problems:
         print("error: " + "; ".join(problems) + ". Nothing was graded.", file=sys.stderr)
         return 2
-    unique = {}
-    for path in args.submissions:
-        if path.resolve() in unique:
-            print(f"warning: {path} is listed twice (as {unique[path.resolve()]}); graded once", file=sys.stderr)
-        else:
-            unique[path.resolve()] = path
+    root = class_folder(args.submissions, args.class_dir)
     try:
-        reports, seed = grade_class(list(unique.values()), args.seed, args.scheduler, args.workers, args.serial,
+        reports, seed = grade_class(args.submissions, args.seed, args.scheduler, args.workers, args.serial,
                                     args.cell_timeout, args.total_timeout, not args.no_sandbox,
-                                    done=_saver(args.csv))
+                                    done=_saver(args.csv, root), class_dir=root)
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    for report in reports:
+        if report.get("duplicate_of") is not None:
+            print(f"warning: {report_files.printable(report['submission'])} is listed twice (as "
+                  f"{report_files.printable(report['duplicate_of'])}); graded once", file=sys.stderr)
     for report in reports:
         print(f"{report_files.printable(report['submission'])}: {report['score']:.2f} / {report['max_score']}")
     write_csv(reports, args.csv)

@@ -1,7 +1,8 @@
-"""What the grader shows and writes: the score file, the score table, and student text made safe to print.
+"""What the grader shows and writes: the score file, the score table, and student text made safe to print
+and to open in a spreadsheet.
 
 Everything here handles text that came from a submission (error messages, file names) and
-reaches the instructor: the terminal, the class CSV, the ``.grade.json``. Used by
+reaches the instructor: the terminal, the class CSV (:func:`spreadsheet_cell`), the ``.grade.json``. Used by
 :mod:`helpers.grading.grade` and :mod:`helpers.grading.grade_class`.
 """
 
@@ -9,19 +10,38 @@ import json
 import os
 import pathlib
 import re
+import secrets
 import tempfile
 
 
-def write_report(report, output):
-    """Write ``report`` as JSON to ``output`` atomically; a symbolic link at ``output`` is replaced, not followed."""
-    output = pathlib.Path(output)
-    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+def write_report(report, output, dir_fd=None):
+    """Write ``report`` as JSON to ``output`` atomically; a symbolic link at ``output`` is replaced, not followed.
+
+    Args:
+        report: the dict to write.
+        output: the file; with ``dir_fd``, a bare file name in that folder.
+        dir_fd: an open descriptor of the folder to write in (the class grader's, reached without following
+            a link): the file lands there whatever a link in the folder's path leads to now.
+
+    Raises:
+        OSError: the file cannot be written (nothing is left behind).
+    """
+    text = json.dumps(report, indent=1) + "\n"
+    if dir_fd is None:
+        output = pathlib.Path(output)
+        handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    else:
+        tmp = f".{output}.{secrets.token_hex(8)}"
+        handle = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
     try:
         with os.fdopen(handle, "w") as f:
-            f.write(json.dumps(report, indent=1) + "\n")
-        os.replace(tmp, output)
+            f.write(text)
+        os.replace(tmp, output, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
+        if dir_fd is None:
+            pathlib.Path(tmp).unlink(missing_ok=True)
+        elif tmp in os.listdir(dir_fd):
+            os.unlink(tmp, dir_fd=dir_fd)
         raise
 
 
@@ -46,6 +66,25 @@ def printable(text):
     newlines, bidirectional overrides)."""
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
                             str(text))
+
+
+#: First characters that make a spreadsheet read a cell as a formula (``=HYPERLINK(...)``, ``+cmd|...``,
+#: ``-1+1``, ``@SUM(...)``) or drop to the next field (tab, carriage return).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(text):
+    """``text`` for a CSV cell: :func:`printable`, with a ``'`` in front when it begins with a character a
+    spreadsheet would evaluate (:data:`FORMULA_STARTS`), so opening the class CSV runs nothing a student wrote.
+
+    Args:
+        text: what came from a submission (its path, a problem message); anything ``str`` accepts.
+
+    Returns:
+        str: the escaped text, prefixed with ``'`` when it (or its escaped form) begins with a formula character.
+    """
+    shown = printable(text)
+    return "'" + shown if str(text).startswith(FORMULA_STARTS) or shown.startswith(FORMULA_STARTS) else shown
 
 
 def print_table(report):
