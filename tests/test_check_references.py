@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from helpers import models, receptive_field
-from helpers.grading import field_checks, prediction_checks
+from helpers.grading.references import field_checks, prediction_checks
 
 pytestmark = pytest.mark.usefixtures("seeded_session")
 
@@ -68,7 +68,7 @@ def test_the_graders_score_cam_equals_the_course_helper():
     """Two implementations: the grader's masks and forward passes, and helpers.cams.score_cam (which also
     resizes, here from the image's own size, and scales each map to a maximum of 1)."""
     from helpers import cams
-    from helpers.grading import perturbation_checks
+    from helpers.grading.references import perturbation_checks
 
     rng = np.random.default_rng(3)
     for check in perturbation_checks.SCORE_CAM:
@@ -80,7 +80,7 @@ def test_the_graders_score_cam_equals_the_course_helper():
 
 
 def test_the_silent_channel_is_silent_on_every_check_image():
-    from helpers.grading import model_checks, perturbation_checks
+    from helpers.grading.references import model_checks, perturbation_checks
 
     model, images, layer, _ = perturbation_checks.SCORE_CAM[2].inputs(np.random.default_rng(4))
     maps = model_checks._layer_output(model, layer, images)
@@ -92,7 +92,7 @@ def test_the_class_ascent_climbs_the_logit_the_softmax_hides():
     image), and the grader's regularized ascent raises the objective it states."""
     import tensorflow as tf
 
-    from helpers.grading import ascent_checks
+    from helpers.grading.references import ascent_checks
 
     model, class_index, start, shifts, tv_weight, step_size = ascent_checks.REGULARIZED_CLASS_ASCENT[0].inputs(
         np.random.default_rng(6))

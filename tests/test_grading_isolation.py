@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from helpers.featuremaps import normalize_channel
-from helpers.grading import assignments, exercises, grade, sandbox
+from helpers.grading import assignments, exercises, grade, references, sandbox
 
 REPO = pathlib.Path(__file__).parents[1]
 STUDENT = REPO / "assignments" / "02_activations.ipynb"
@@ -151,7 +151,7 @@ def test_a_symlinked_score_file_is_replaced_not_followed(tmp_path):
 
 
 def test_check_inputs_change_with_the_seed_so_answers_cannot_be_looked_up():
-    first, second = exercises.check_inputs("normalize_feature_map", 1), exercises.check_inputs("normalize_feature_map", 2)
+    first, second = references.check_inputs("normalize_feature_map", 1), references.check_inputs("normalize_feature_map", 2)
     for a, b in zip(first, second):  # every check, the small hand-sized ones too
         assert not np.array_equal(a[0], b[0])
     seeds = {grade.grade(REFERENCE, cell_timeout=10)["seed"] for _ in range(2)}
@@ -159,7 +159,7 @@ def test_check_inputs_change_with_the_seed_so_answers_cannot_be_looked_up():
 
 
 def test_an_answer_that_only_knows_the_published_inputs_fails_fresh_ones(tmp_path):
-    [published] = [a for a in exercises.check_inputs("normalize_feature_map", 0)[:1]]
+    [published] = [a for a in references.check_inputs("normalize_feature_map", 0)[:1]]
     table = {published[0].tobytes(): np.round(np.asarray(np.clip(
         (published[0] - published[0].mean()) / published[0].std() * 64 + 128, 0, 255))).tolist()}
     code = f"""
@@ -169,7 +169,7 @@ def normalize_feature_map(channel):
     return np.array(TABLE[np.asarray(channel, dtype=np.float64).tobytes()])"""
     report, record = graded(cheat(tmp_path, code), seed=12345)
     assert record["passed"] == 0 and report["score"] == 0
-    assert exercises.run_checks("normalize_feature_map", _namespace(code)["normalize_feature_map"])["passed"] == 1
+    assert references.run_checks("normalize_feature_map", _namespace(code)["normalize_feature_map"])["passed"] == 1
 
 
 def _namespace(code):
@@ -180,9 +180,9 @@ def _namespace(code):
 
 def test_scores_are_capped_at_the_points():
     name = "normalize_feature_map"
-    inputs = exercises.check_inputs(name, 0)
+    inputs = references.check_inputs(name, 0)
     outputs = [normalize_channel(*args) for args in inputs]
-    record = exercises.score_outputs(name, outputs * 5, inputs * 5)  # more passes than checks
+    record = references.score_outputs(name, outputs * 5, inputs * 5)  # more passes than checks
     assert record["score"] == exercises.EXERCISES[name].points == 2.0
 
 

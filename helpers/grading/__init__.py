@@ -10,6 +10,8 @@
   writes the score file and the table (student text escaped).
 - :mod:`helpers.grading.sandbox` (+ ``sandbox_runner``, ``limits``) -- the bubblewrap sandbox the exercise cells
   run in, and the control group that limits its memory and processes.
-- :mod:`helpers.grading.nbgrader_course` -- an nbgrader course directory with a sandboxed autograde step.
+- :mod:`helpers.grading.nbgrader_course` -- an nbgrader course directory with a sandboxed autograde step;
+  :mod:`~helpers.grading.nbgrader_class` autogrades a class one student at a time (a broken notebook is its
+  student's 0, not the end of the run).
 - :mod:`helpers.grading.grade_class` -- ``python -m helpers.grading.grade_class``: a whole class on Dask.
 """

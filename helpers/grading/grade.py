@@ -6,7 +6,7 @@ holding only those cells, the check inputs and a small runner, with no access to
 the course repository (no reference notebooks, no ``helpers``), no network, and a
 per-cell and a total time limit. Inside, the runner calls the student's function on
 the inputs of every check and saves what it returns; outside, in this process, the
-outputs are verified (:func:`helpers.grading.exercises.score_outputs`). The student's code
+outputs are verified (:func:`helpers.grading.references.score_outputs`). The student's code
 therefore never shares a process with the checks or the expected values: replacing
 ``run_checks``, writing a results file or exiting early earns nothing. Random check
 inputs are drawn from a fresh seed per submission (recorded in the report), and
@@ -35,10 +35,11 @@ import numpy as np
 
 from helpers.grading import questions, sandbox
 from helpers.grading.assignments import exercise_name
-from helpers.grading.exercises import EXERCISES, MARKER, check_inputs, score_outputs
-from helpers.grading.report import print_table, submission_problem, write_report
+from helpers.grading.exercises import EXERCISES, MARKER
+from helpers.grading.references import check_inputs, score_outputs
+from helpers.grading.report import print_table, printable, submission_problem, write_report
 from helpers.grading.preamble import notebook_preamble
-from helpers.grading.submission import (expected_exercises, python_source, read_submission,
+from helpers.grading.submission import (expected_exercises, python_source, read_submission, write_beside,
                                         regular_file)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
@@ -286,9 +287,9 @@ def main(argv=None):
         return 2
     print_table(report)
     output = args.output or args.submission.with_suffix(".grade.json")
-    try:
-        write_report(report, output)
-        print(f"scores written to {output}")
+    try:  # beside the submission: never through a linked folder (into another student's); elsewhere as asked
+        refused = write_beside(report, args.submission) if args.output is None else write_report(report, output)
+        print(f"no score file written beside it ({printable(refused)})" if refused else f"scores written to {output}")
     except OSError as err:
         print(f"could not write {output} ({err}); the scores are in the table above")
     return 0

@@ -8,11 +8,16 @@ submission (:func:`helpers.grading.grade.grade`, each in its own sandbox) on a D
 Scores do not depend on how the work is spread: each submission's check inputs are
 drawn from a seed derived from one class seed (``--seed``; printed and stored) and
 the submission's position, so serial and parallel grading give the same scores.
+
+Every listed submission gets its own CSV row. A submission reached through a symbolic link below
+the class folder (``--class-dir``; default the listed submissions' common folder), a hard link or a
+file outside the class folder is refused (0, the reason as its problem, no ``.grade.json`` written
+through the link); one that is the same file as a submission listed before it is graded once, in
+that row. CSV cells from a submission cannot be spreadsheet formulas (:func:`write_csv`).
 """
 
 import argparse
 import csv
-import errno
 import os
 import pathlib
 import secrets
@@ -59,8 +64,17 @@ def class_folder(paths, class_dir=None):
 
 
 def same_files(paths, root):
-    """``{index: index of the path listed before it that is the same file}`` (listed twice, two names of one
-    folder, a bind mount); submissions refused for a link are left out (each gets its own refusal)."""
+    """Which listed submissions are the same file as one listed before them.
+
+    Args:
+        paths: the listed submissions.
+        root: the class folder (:func:`class_folder`); a submission refused for a link below it is left out
+            (it gets its own refusal when it is read).
+
+    Returns:
+        dict: ``{index: index of the earlier path}`` for each repeat (listed twice, two names of one folder, a
+        bind mount: the same device and inode).
+    """
     from helpers.grading import submission
 
     first, same = {}, {}
@@ -89,7 +103,7 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
     ``client``: an existing Dask client to use (left open); otherwise one is made from
     ``scheduler``/``workers`` and closed at the end. ``done(report)`` is called with each
     report as soon as it is there, so a class run that is stopped keeps what it graded."""
-    from helpers.grading import grade, sandbox
+    from helpers.grading import sandbox
 
     if isolate:
         sandbox.ensure_works()  # fail once, here, rather than once per submission on the workers
@@ -99,6 +113,8 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
     root = class_folder(paths, class_dir)
     reports = [None] * len(paths)
     for i, j in same_files(paths, root).items():
+        from helpers.grading import grade
+
         reports[i] = grade.refused(paths[i], f"{paths[i]} is the same file as {paths[j]}, listed before it (listed "
                                              "twice, or two names of one folder): graded once, in that row", seeds[i],
                                    isolate)
@@ -154,24 +170,18 @@ def _saver(csv_path, root=None):
         if report.get("duplicate_of") is not None:
             return
         path = report["submission"]
-        problem = submission.link_problem(path, root)
+        try:
+            problem = submission.write_beside(report, path, root)
+        except OSError as err:
+            _note(report, f"its .grade.json: {err}")
+            print(f"{report_files.printable(path)}: could not write its .grade.json ({report_files.printable(err)}); "
+                  f"the score is in {csv_path}", file=sys.stderr)
+            return
         if problem:
             _note(report, "no .grade.json was written beside it"
                   + ("" if problem in report["problem"] else f" ({problem})"))
             print(f"{report_files.printable(path)}: refused, no .grade.json written "
                   f"({report_files.printable(problem)})", file=sys.stderr)
-            return
-        try:
-            folder, name = submission.open_folder(path, root)
-            try:
-                report_files.write_report(report, pathlib.Path(name).with_suffix(".grade.json").name, dir_fd=folder)
-            finally:
-                os.close(folder)
-        except OSError as err:
-            _note(report, "no .grade.json was written beside it (a folder of its path became a symbolic link)"
-                  if err.errno == errno.ELOOP else f"its .grade.json: {err}")
-            print(f"{report_files.printable(path)}: could not write its .grade.json ({report_files.printable(err)}); "
-                  f"the score is in {csv_path}", file=sys.stderr)
     return save
 
 

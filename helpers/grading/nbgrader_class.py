@@ -74,7 +74,7 @@ def _make_check():
         def preprocess(self, nb, resources):
             problems = metadata_problems(nb)
             if problems:
-                raise BrokenSubmission("not graded: " + "; ".join(problems))
+                raise BrokenSubmission("; ".join(problems))
             return nb, resources
 
     return CheckSubmittedMetadata
@@ -91,9 +91,16 @@ _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(\w+): (.+)$")
 
 
 def failure_reason(result):
-    """The reason in an nbgrader API result (``{"success", "error", "log"}``): the last exception line of its
-    log or traceback that is not nbgrader's own "see the log" summary."""
-    lines = (result.get("log", "") + "\n" + result.get("error", "")).splitlines()
+    """Why an nbgrader API call failed.
+
+    Args:
+        result: what :class:`nbgrader.apps.NbGraderAPI` returns (``{"success", "error", "log"}``).
+
+    Returns:
+        str: the last exception line of its log or traceback that is not nbgrader's own "see the log" summary
+        (e.g. ``"BrokenSubmission: cell 49 (...) has nbgrader metadata of schema version 4, not 3 ..."``).
+    """
+    lines = [line.strip() for line in (result.get("log", "") + "\n" + result.get("error", "")).splitlines()]
     found = [m for m in map(_ERROR_LINE.match, lines) if m and m.group(1) != "NbGraderException"
              and (m.group(1).endswith(("Error", "Exception")) or m.group(1) == "BrokenSubmission")]
     if found:
@@ -114,7 +121,16 @@ def _api(course_dir):
 
 def zero_grades(api, assignment, student):
     """Give ``student``'s submission of ``assignment`` 0 on every graded cell, none left to grade by hand (as
-    nbgrader does for a missing notebook); an earlier autograde's scores do not stay. False: no submission."""
+    nbgrader does for a missing notebook), so an earlier autograde's scores do not stay.
+
+    Args:
+        api: the :class:`nbgrader.apps.NbGraderAPI` of the course.
+        assignment: the assignment name.
+        student: the student id.
+
+    Returns:
+        bool: False when the gradebook has no such submission (nbgrader's export then counts it 0).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gradebook:

@@ -7,7 +7,10 @@ checksummed test cell worth the exercise's points, the interpretation question's
 cell a manually graded answer whose rubric ``generate_assignment`` removes) and
 ``nbgrader_config.py``. From
 there nbgrader's own commands apply (see the README): ``generate_assignment``,
-``release_assignment``/``collect``, ``autograde``, ``generate_feedback``, ``export``.
+``release_assignment``/``collect``, ``autograde``, ``generate_feedback``, ``export``;
+``python -m helpers.grading.nbgrader_course autograde ASSIGNMENT`` autogrades one student at a
+time, so a notebook nbgrader cannot grade is its student's 0 with a reason, never the end of the
+class (:mod:`helpers.grading.nbgrader_class`).
 
 Autograding does not run the submission in a notebook kernel, where a student's code
 could replace the checks or rewrite the test cells: the config swaps nbgrader's
@@ -33,11 +36,12 @@ from helpers.grading.exercises import EXERCISES, for_chapter, partial_score
 
 SCHEMA = 3
 CONFIG = '''"""nbgrader configuration written by `python -m helpers.grading.nbgrader_course init`."""
-from helpers.grading.nbgrader_course import autograde_preprocessors
+from helpers.grading.nbgrader_course import autograde_preprocessors, sanitize_preprocessors
 
 c = get_config()  # noqa: F821 (provided by nbgrader)
 c.CourseDirectory.course_id = {course_id!r}
 c.CourseDirectory.root = {root!r}
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.SandboxedExecute.cell_timeout = 30
 c.SandboxedExecute.total_timeout = 300
@@ -101,6 +105,18 @@ def init(course_dir, chapters=None, course_id="cnn-vis-course", notebook_dir=REP
     return names
 
 
+def sanitize_preprocessors():
+    """nbgrader's sanitize steps after :class:`helpers.grading.nbgrader_class.CheckSubmittedMetadata`, which turns
+    metadata nbgrader would stop the whole class on into that one student's failure."""
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells,
+                                        OverwriteKernelspec)
+
+    from helpers.grading import nbgrader_class
+
+    return [nbgrader_class.CheckSubmittedMetadata, ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+            CheckCellMetadata]
+
+
 def autograde_preprocessors():
     """nbgrader's autograde steps with ``Execute`` replaced by :class:`SandboxedExecute`."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
@@ -138,7 +154,7 @@ def _make_preprocessor():
         isolate = Bool(True, help="run submissions in bubblewrap (False: unisolated, trusted code only)").tag(config=True)
 
         def preprocess(self, nb, resources):
-            from helpers.grading import grade, sandbox, submission
+            from helpers.grading import grade, preamble, sandbox
 
             if self.isolate:
                 try:
@@ -155,7 +171,7 @@ def _make_preprocessor():
                 if cell.cell_type == "code" and name in EXERCISES and name not in cells:
                     cells[name] = cell.source
             seed = secrets.randbits(32)
-            imports = {name: submission.notebook_imports(nb, name) for name in cells}
+            imports = {name: preamble.notebook_preamble(nb, name) for name in cells}
             records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate,
                                                  imports) if cells else ({}, "")
             for cell in nb.cells:
@@ -188,7 +204,16 @@ def main(argv=None):
     make.add_argument("course_dir", type=pathlib.Path)
     make.add_argument("--chapters", nargs="+", help="chapter numbers, e.g. 02 05 (default: every chapter with exercises)")
     make.add_argument("--course-id", default="cnn-vis-course")
+    grade = sub.add_parser("autograde", help="nbgrader autograde one student at a time: a broken notebook is its "
+                                             "student's 0, not the end of the class")
+    grade.add_argument("assignment", help="e.g. ch02")
+    grade.add_argument("--course-dir", type=pathlib.Path, default=pathlib.Path("."))
+    grade.add_argument("--student", nargs="+", help="student ids (default: every submission in submitted/)")
     args = parser.parse_args(argv)
+    if args.command == "autograde":
+        from helpers.grading import nbgrader_class
+
+        return nbgrader_class.main(args.course_dir, args.assignment, args.student)
     try:
         names = init(args.course_dir, args.chapters, args.course_id)
     except ValueError as err:

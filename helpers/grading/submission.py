@@ -57,6 +57,10 @@ def _inside(path, folder):
     return os.path.commonpath([path, folder]) == folder
 
 
+def _symlink(path):
+    return f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
+
+
 def _hard_link(path, count):
     return (f"{path} is a hard link (the file has {count} names): a submission must be a file of its own, not "
             "another file linked into the student's folder; submit a copy")
@@ -90,7 +94,7 @@ def link_problem(path, root=None):
         except OSError as err:
             return f"{path} cannot be checked for links ({current}: {err.strerror})"
         if stat.S_ISLNK(info.st_mode) and i == len(names) - 1:
-            return f"{path} is a symbolic link, not a submitted notebook: submit the file itself"
+            return _symlink(path)
         if stat.S_ISLNK(info.st_mode):
             return (f"{path} is reached through a symbolic link ({current}): a submission is read only from its "
                     "own folder, never through a link (one could lead to another student's folder or to the solutions)")
@@ -121,13 +125,51 @@ def open_folder(path, root=None):
     descriptor = os.open(anchor, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
     try:
         for name in names[:-1]:
-            below = os.open(name, _FOLDER_FLAGS, dir_fd=descriptor)
+            try:
+                below = os.open(name, _FOLDER_FLAGS, dir_fd=descriptor)
+            except NotADirectoryError:  # what Linux answers for a link opened O_DIRECTORY | O_NOFOLLOW
+                if stat.S_ISLNK(os.stat(name, dir_fd=descriptor, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, "a symbolic link", name) from None
+                raise
             os.close(descriptor)
             descriptor = below
     except BaseException:
         os.close(descriptor)
         raise
     return descriptor, names[-1]
+
+
+def write_beside(report, path, root=None):
+    """Write ``report`` as the ``.grade.json`` beside the submission at ``path``, into its folder opened without
+    following a link (:func:`open_folder`): never through a linked folder, into another student's.
+
+    Args:
+        report: the submission's report.
+        path: the submission, as listed.
+        root: the class folder, or None (see :func:`link_problem`).
+
+    Returns:
+        str: "" when written; else why nothing was written (the submission is refused for a link).
+
+    Raises:
+        OSError: the file could not be written.
+    """
+    from helpers.grading.report import write_report
+
+    problem = link_problem(path, root)
+    if problem:
+        return problem
+    try:
+        folder, name = open_folder(path, root)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return _open_problem(path, err)
+        raise
+    try:
+        write_report(report, pathlib.Path(name).with_suffix(".grade.json").name, dir_fd=folder)
+    finally:
+        os.close(folder)
+    return ""
 
 
 def _open_problem(path, err):
@@ -147,19 +189,23 @@ def _open_notebook(path, root):
     except OSError as err:
         return None, _open_problem(path, err)
     try:
-        if not stat.S_ISREG(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
-            return None, f"{path} is not a regular file"  # not opened: opening a device can have effects
+        mode = os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode
+        if not stat.S_ISREG(mode):  # not opened: opening a device can have effects
+            return None, _symlink(path) if stat.S_ISLNK(mode) else f"{path} is not a regular file"
         descriptor = os.open(name, _FILE_FLAGS, dir_fd=folder)
     except OSError as err:
         return None, _open_problem(path, err)
     finally:
         os.close(folder)
-    info = os.fstat(descriptor)
-    problem = ("" if stat.S_ISREG(info.st_mode) else f"{path} is not a regular file") or (
-        _hard_link(path, info.st_nlink) if info.st_nlink > 1 else "") or (
-        f"{path} is {info.st_size / 2**20:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a notebook of "
-        "this course needs: clear its outputs (Kernel > Restart & Clear Output) and submit it again"
-        if info.st_size > MAX_SUBMISSION_BYTES else "")
+    info, problem = os.fstat(descriptor), ""
+    if not stat.S_ISREG(info.st_mode):
+        problem = f"{path} is not a regular file"
+    elif info.st_nlink > 1:
+        problem = _hard_link(path, info.st_nlink)
+    elif info.st_size > MAX_SUBMISSION_BYTES:
+        problem = (f"{path} is {info.st_size / 2**20:.0f} MiB, more than the {MAX_SUBMISSION_BYTES // 2**20} MiB a "
+                   "notebook of this course needs: clear its outputs (Kernel > Restart & Clear Output) and submit it "
+                   "again")
     if problem:
         os.close(descriptor)
         return None, problem

@@ -1,4 +1,5 @@
-"""What an exercise check is, and the comparisons every check uses."""
+"""What an exercise check is (its inputs drawn from the submission's seed, its verification against the
+grader's reference); the comparisons live in :mod:`helpers.grading.compare`, which students have too."""
 
 import functools
 import weakref
@@ -7,27 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-
-def close(actual, expected, atol, what):
-    """Raise AssertionError (saying ``what`` and by how much) unless ``actual`` has ``expected``'s shape and
-    lies within ``atol`` of it everywhere (NaN never does)."""
-    actual = np.asarray(actual, dtype=np.float64)
-    expected = np.asarray(expected, dtype=np.float64)
-    if actual.shape != expected.shape:
-        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
-    worst = float(np.max(np.abs(actual - expected))) if actual.size else 0.0
-    if not worst <= atol:
-        raise AssertionError(f"{what}: off by up to {worst:.4g} (tolerance {atol:g})")
-
-
-def finite(output, what):
-    """Refuse NaN or infinite outputs before any comparison (a NaN passes ``a >= b`` tests)."""
-    try:
-        values = np.asarray(output, dtype=np.float64)
-    except (TypeError, ValueError):
-        return  # not numbers: the check's own comparison reports it
-    if not np.isfinite(values).all():
-        raise AssertionError(f"{what}: your output contains {int((~np.isfinite(values)).sum())} NaN or infinite values")
+from helpers.grading.compare import close, finite  # noqa: F401 (the checks import them from here)
 
 
 @dataclass(frozen=True)

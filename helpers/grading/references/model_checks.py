@@ -1,5 +1,5 @@
 """The check networks of the exercises that run a model, and the checks of chapter 02's activation
-model and chapter 05's Grad-CAM++ (chapter 04's ascents: :mod:`helpers.grading.ascent_checks`).
+model and chapter 05's Grad-CAM++ (chapter 04's ascents: :mod:`helpers.grading.references.ascent_checks`).
 
 Every check builds its own small network from the submission's seed (random channel
 counts, random weights set explicitly from the seed, so nothing depends on Keras's
@@ -13,7 +13,7 @@ everywhere), which needs no gradient at all.
 
 import numpy as np
 
-from helpers.grading.checks import Check, close, per_network
+from helpers.grading.references.checks import Check, close, per_network
 
 #: Class count of the check networks, different from every channel count they can have.
 CLASSES = 5

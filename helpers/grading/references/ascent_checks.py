@@ -1,6 +1,6 @@
 """Checks of chapter 04's exercises: gradient ascent on one unit, and regularized ascent on a class.
 
-Both run a network the grader builds from the submission's seed (:func:`~helpers.grading.model_checks.check_cnn`)
+Both run a network the grader builds from the submission's seed (:func:`~helpers.grading.references.model_checks.check_cnn`)
 from a start drawn from the seed, and are compared with the grader's own ascent, a
 ``tf.GradientTape`` loop written here. The class ascent works on a network that ends in a softmax:
 the objective is the class's *logit*, the softmax's input, computed from the last layer's weights
@@ -11,8 +11,8 @@ total-variation penalty of the unrolled image.
 
 import numpy as np
 
-from helpers.grading.checks import Check, close, per_network
-from helpers.grading.model_checks import CLASSES, _layer_output, check_cnn
+from helpers.grading.references.checks import Check, close, per_network
+from helpers.grading.references.model_checks import CLASSES, _layer_output, check_cnn
 
 
 @per_network

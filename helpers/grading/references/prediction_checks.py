@@ -9,8 +9,8 @@ mistakes is known only after running the network. The reference is NumPy on the 
 
 import numpy as np
 
-from helpers.grading.checks import Check, close
-from helpers.grading.model_checks import CLASSES, _images, check_cnn
+from helpers.grading.references.checks import Check, close
+from helpers.grading.references.model_checks import CLASSES, _images, check_cnn
 
 #: Smallest gap between two confidences (and between the two highest probabilities of an image) in a
 #: drawn check, so that float32 noise between ``model(x)`` and ``model.predict(x)`` cannot swap two places.

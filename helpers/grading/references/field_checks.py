@@ -14,7 +14,7 @@ pixels the unit depends on; the field is the height and width of that footprint.
 
 import numpy as np
 
-from helpers.grading.checks import Check, close
+from helpers.grading.references.checks import Check, close
 
 #: Input side of the measuring copy to start with (doubled while the footprint reaches its border).
 PROBE_SIDE = 160

@@ -10,8 +10,8 @@ own NumPy around the network's forward passes.
 import numpy as np
 from scipy.special import softmax
 
-from helpers.grading.checks import Check, close, per_network
-from helpers.grading.model_checks import CLASSES, _images, _layer_output
+from helpers.grading.references.checks import Check, close, per_network
+from helpers.grading.references.model_checks import CLASSES, _images, _layer_output
 
 
 def same_cnn(rng, silent=False):
