@@ -19,6 +19,8 @@ import tempfile
 
 import pytest
 
+from helpers.grading import sandbox
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOBODY = 65534
 ATTACK_TESTS = ["tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py"]
@@ -32,9 +34,11 @@ def _closed_ancestor(path):
     return None
 
 
-def _as_nobody(argv, home):
-    """``argv`` as ``nobody``; wrapped in a mount namespace when the interpreter lies behind a closed directory."""
-    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"HOME={home}", *argv]
+def _as_nobody(argv, home, *settings):
+    """``argv`` as ``nobody`` (with the ``NAME=value`` ``settings`` in its environment); wrapped in a mount
+    namespace when the interpreter lies behind a closed directory."""
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"HOME={home}", *settings,
+            *argv]
     shown = {}  # closed directory -> its entries that lead to the interpreter or the repository
     for path in {pathlib.Path(sys.base_prefix).resolve(), REPO}:
         closed = _closed_ancestor(path)
@@ -59,9 +63,20 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
         home.chmod(0o777)
         argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                 f"--basetemp={home / 'tmp'}", "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *ATTACK_TESTS]
-        done = subprocess.run(_as_nobody(argv, home), cwd=REPO, capture_output=True, text=True, timeout=1200)
+        probe = [sys.executable, "-c", "from helpers.grading import limits, sandbox\n"
+                 "print('bounded', limits.memory_bounded())\ntry:\n    sandbox.ensure_works()\n"
+                 "except sandbox.SandboxUnavailable as err:\n    print('refused', err)"]
+        refused = subprocess.run(_as_nobody(probe, home), cwd=REPO, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(_as_nobody(argv, home, f"{sandbox.UNBOUNDED_MEMORY}=1"), cwd=REPO,
+                              capture_output=True, text=True, timeout=1200)
     finally:
         shutil.rmtree(home, ignore_errors=True)
+    assert refused.returncode == 0, refused.stderr[-2000:]
+    if "bounded False" in refused.stdout:  # no control group for nobody: grading refuses unless told otherwise
+        assert "refused" in refused.stdout and "bound a submission's total memory" in refused.stdout
+        assert f"{sandbox.UNBOUNDED_MEMORY}=1" in refused.stdout
+    else:
+        assert "bounded True" in refused.stdout and "refused" not in refused.stdout, refused.stdout
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in summary and "skipped" not in summary and "failed" not in summary, summary

@@ -23,6 +23,34 @@ def _writable(path):
     return path.is_dir() and os.access(path, os.W_OK)
 
 
+def _v2_base():
+    """The cgroup v2 directory to make run groups in: the root, or (a delegated subtree, as ``systemd-run --user
+    -p Delegate=yes`` gives an ordinary user) the grader's own group; it must offer ``memory`` and ``pids`` to
+    its children. None when there is none."""
+    if not (ROOT / "cgroup.controllers").is_file():
+        return None
+    own = ROOT
+    try:
+        line = next(x for x in pathlib.Path("/proc/self/cgroup").read_text().splitlines() if x.startswith("0::"))
+        own = ROOT / line[3:].lstrip("/")
+    except (OSError, StopIteration):
+        own = ROOT
+    for base in dict.fromkeys([ROOT, own]):
+        try:
+            offered = set((base / "cgroup.subtree_control").read_text().split())
+        except OSError:
+            continue
+        if {"memory", "pids"} <= offered and _writable(base):
+            return base
+    return None
+
+
+def memory_bounded():
+    """True when a run's total memory can be limited here (a control group with a memory limit)."""
+    with ControlGroup(2**30, 64) as probe:
+        return any(key.startswith("memory.") for key in probe.enforced)
+
+
 class ControlGroup:
     """A fresh control group limiting memory (bytes) and processes; a no-op where none can be made.
 
@@ -38,13 +66,13 @@ class ControlGroup:
         self.enforced = []
 
     def __enter__(self):
-        v2 = ROOT / "cgroup.controllers"
+        base = _v2_base()
         period = 100_000
-        if v2.is_file() and {"memory", "pids"} <= set(v2.read_text().split()) and _writable(ROOT):
+        if base is not None:
             settings = {"memory.max": self.memory, "pids.max": self.processes}
-            if self.cpus and "cpu" in v2.read_text().split():
+            if self.cpus and "cpu" in (base / "cgroup.subtree_control").read_text().split():
                 settings["cpu.max"] = f"{int(self.cpus * period)} {period}"
-            self._make(ROOT / self.name, settings)
+            self._make(base / self.name, settings)
         else:
             self._make(ROOT / "memory" / self.name, {"memory.limit_in_bytes": self.memory,
                                                      "memory.memsw.limit_in_bytes": self.memory})

@@ -42,7 +42,7 @@ import subprocess
 import sys
 import time
 
-from helpers.grading.limits import ControlGroup
+from helpers.grading.limits import ControlGroup, memory_bounded
 
 MOUNT_POINT = "/sandbox"
 FILE_SIZE_LIMIT = 64 * 2**20
@@ -367,6 +367,8 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
 
 
 _WORKS = {}
+#: Set to ``1`` to grade where no control group can bound a run's total memory (rlimits per process only).
+UNBOUNDED_MEMORY = "COURSE_GRADER_UNBOUNDED_MEMORY"
 
 
 def ensure_works():
@@ -385,3 +387,12 @@ def ensure_works():
     if not _WORKS["ok"]:
         raise SandboxUnavailable(f"bubblewrap cannot start a sandbox on this machine ({_WORKS['why']}); it needs "
                                  "user namespaces (or root)")
+    if "memory" not in _WORKS:
+        _WORKS["memory"] = memory_bounded()
+    if not _WORKS["memory"] and os.environ.get(UNBOUNDED_MEMORY) != "1":
+        raise SandboxUnavailable(
+            "no control group can be made here to bound a submission's total memory (without one, several "
+            "processes or memfds pass the per-process limits); grade as root on a machine whose /sys/fs/cgroup is "
+            "writable (a container started with its cgroup writable), or in a delegated cgroup v2 subtree "
+            "(`systemd-run --user --scope -p Delegate=yes python -m helpers.grading.grade ...`), or set "
+            f"{UNBOUNDED_MEMORY}=1 to grade with per-process limits only (a class you trust)")
