@@ -4,6 +4,14 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+if "COURSE_GRADER_KEY" not in os.environ:  # the grader's secret key: a throwaway one, not the instructor's
+    import atexit
+    import shutil
+    import tempfile
+
+    _KEY_DIR = tempfile.mkdtemp(prefix="grader-key-")
+    atexit.register(shutil.rmtree, _KEY_DIR, True)
+    os.environ["COURSE_GRADER_KEY"] = os.path.join(_KEY_DIR, "grader.key")
 
 import matplotlib  # noqa: E402
 

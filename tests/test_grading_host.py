@@ -11,6 +11,7 @@ import pathlib
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from helpers.grading import grade, sandbox
@@ -128,3 +129,61 @@ def test_a_stuck_sandbox_is_killed_at_its_stated_limit_whatever_it_does_with_sig
     assert took < 3 + grade.SILENCE + 20, f"{attack}: graded in {took:.0f} s"
     messages = " ".join(m for r in report["exercises"] for m in r["messages"])
     assert any(k in messages for k in ("grading stopped", "did not finish", "grading process ended")), messages
+
+
+def test_knowing_the_recorded_seed_gives_no_lookup_table_and_the_key_stays_outside(tmp_path):
+    from test_grading_isolation import cheat
+
+    from helpers.grading import references, seeds
+
+    recorded = 4242  # as a student reads it from their .grade.json
+    known = references.check_inputs("normalize_feature_map", recorded)[0][0]
+    answer = np.clip((known - known.mean()) / known.std() * 64 + 128, 0, 255).round()
+    code = f"""
+import numpy as np
+try:
+    print(open({str(seeds.key_path())!r}, "rb").read())
+except OSError as err:
+    print("no key:", type(err).__name__)
+TABLE = {{bytes.fromhex({known.tobytes().hex()!r}): {answer.tolist()!r}}}
+def normalize_feature_map(channel):
+    return np.array(TABLE[np.asarray(channel, dtype=np.float64).tobytes()])"""
+    report = grade.grade(cheat(tmp_path, code), cell_timeout=10, total_timeout=120, seed=recorded)
+    assert report["seed"] == recorded and report["score"] == 0
+    assert seeds.input_seed(recorded) == seeds.input_seed(recorded) != recorded  # repeatable with the key
+    drawn = references.check_inputs("normalize_feature_map", seeds.input_seed(recorded))[0][0]
+    assert drawn.shape == known.shape and not np.array_equal(drawn, known)
+
+
+def test_a_key_file_others_can_read_or_a_linked_one_is_refused(tmp_path, monkeypatch):
+    from helpers.grading import seeds
+
+    key = tmp_path / "grader.key"
+    monkeypatch.setenv(seeds.KEY_ENV, str(key))
+    first = seeds.input_seed(1)
+    assert key.stat().st_mode & 0o777 == 0o600 and seeds.input_seed(1) == first
+    key.chmod(0o644)
+    with pytest.raises(PermissionError, match="chmod 600"):
+        seeds.input_seed(1)
+    key.chmod(0o600)
+    (tmp_path / "link.key").symlink_to(key)
+    monkeypatch.setenv(seeds.KEY_ENV, str(tmp_path / "link.key"))
+    with pytest.raises(PermissionError, match="not a link"):
+        seeds.input_seed(1)
+
+
+def test_the_answer_below_a_stub_left_in_place_is_the_one_graded(tmp_path):
+    import nbformat
+
+    from helpers.grading import assignments
+    from test_grading_isolation import REFERENCE, STUDENT
+
+    student = nbformat.read(STUDENT, as_version=4)
+    solved = next(c for c in nbformat.read(REFERENCE, as_version=4).cells
+                  if assignments.exercise_name(c) == "normalize_feature_map")
+    stub = next(i for i, c in enumerate(student.cells) if assignments.exercise_name(c) == "normalize_feature_map")
+    student.cells.insert(stub + 1, nbformat.v4.new_code_cell(solved.source))
+    nbformat.write(student, tmp_path / STUDENT.name)
+    report = grade.grade(tmp_path / STUDENT.name, cell_timeout=10, total_timeout=120)
+    record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
+    assert record["score"] == record["points"], record["messages"]

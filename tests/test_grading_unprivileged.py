@@ -37,8 +37,8 @@ def _closed_ancestor(path):
 def _as_nobody(argv, home, *settings):
     """``argv`` as ``nobody`` (with the ``NAME=value`` ``settings`` in its environment); wrapped in a mount
     namespace when the interpreter lies behind a closed directory."""
-    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"HOME={home}", *settings,
-            *argv]
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "env", f"HOME={home}",
+            f"COURSE_GRADER_KEY={home}/grader.key", *settings, *argv]
     shown = {}  # closed directory -> its entries that lead to the interpreter or the repository
     for path in {pathlib.Path(sys.base_prefix).resolve(), REPO}:
         closed = _closed_ancestor(path)

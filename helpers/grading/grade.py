@@ -9,7 +9,8 @@ the inputs of every check and saves what it returns; outside, in this process, t
 outputs are verified (:func:`helpers.grading.references.score_outputs`). The student's code
 therefore never shares a process with the checks or the expected values: replacing
 ``run_checks``, writing a results file or exiting early earns nothing. Random check
-inputs are drawn from a fresh seed per submission (recorded in the report), and
+inputs are drawn from a fresh seed per submission (recorded in the report) keyed with the
+instructor's secret (:mod:`helpers.grading.seeds`), and
 every score is capped at the exercise's points.
 
 Whatever the submission does (syntax error, exception, infinite loop, deleted
@@ -33,7 +34,7 @@ import tempfile
 
 import numpy as np
 
-from helpers.grading import questions, sandbox
+from helpers.grading import questions, sandbox, seeds
 from helpers.grading.assignments import exercise_name
 from helpers.grading.exercises import EXERCISES, MARKER
 from helpers.grading.references import check_inputs, score_outputs
@@ -196,7 +197,9 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
         path: the submitted notebook.
         cell_timeout: seconds for each exercise cell and for each call of its function.
         total_timeout: seconds for the whole submission (every process is then killed).
-        seed: seed of the random check inputs (default: a fresh one, recorded in the report).
+        seed: the submission's seed, recorded in the report (default: a fresh one); the check inputs are drawn
+            from it keyed with the instructor's secret (:func:`helpers.grading.seeds.input_seed`), so a student
+            who reads the report cannot compute them.
         isolate: False runs the submission without bubblewrap (see :mod:`helpers.grading.sandbox`).
         root: the class folder ``path`` must be in, with no symbolic link between it and the file; None:
             no component of ``path`` may be a link (:func:`helpers.grading.submission.link_problem`).
@@ -214,9 +217,9 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
     names = expected_exercises(path, nb)
     cells = {}
     if nb is not None:
-        for cell in nb.cells:
+        for cell in nb.cells:  # the last cell of an exercise wins, as when the notebook runs from the top
             name = exercise_name(cell)
-            if name in names and name not in cells:
+            if name in names:
                 cells[name] = cell.source
     too_long = {name: len(source) for name, source in cells.items() if len(source) > MAX_CELL_CHARS}
     cells = {name: source for name, source in cells.items() if name not in too_long}
@@ -224,7 +227,7 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
                                     "a solution needs; it was not run") for name, length in too_long.items()}
     if cells:
         imports = {name: notebook_preamble(nb, name) for name in cells}
-        ran, note = run_submission(cells, cell_timeout, total_timeout, seed, isolate, imports)
+        ran, note = run_submission(cells, cell_timeout, total_timeout, seeds.input_seed(seed), isolate, imports)
         results.update(ran)
         problem = problem or note
     return _report(path, names, results, problem, seed, isolate)
