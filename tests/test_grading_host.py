@@ -234,3 +234,32 @@ workers = [multiprocessing.Process(target=spin) for _ in range(4)]
     worker.join()
     assert result["out"][0] == 0, result["out"][1]
     assert quotas == {(100_000 * sandbox.LIMITS["cpus"], 100_000)}, quotas
+
+
+def test_a_grader_stopped_with_sigterm_leaves_no_sandbox_files_processes_or_groups(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from test_grading_isolation import cheat
+
+    path = cheat(tmp_path, "import time\ntime.sleep(60)")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    grader = subprocess.Popen([sys.executable, "-m", "helpers.grading.grade", str(path), "--cell-timeout", "50"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _host_uids_of(b"runner.py"):
+        time.sleep(0.2)
+    uids = _host_uids_of(b"runner.py")
+    assert uids, "the sandbox never started"
+    groups = {p.name for p in pathlib.Path("/sys/fs/cgroup").rglob("course-grade-*")}
+    assert groups, "no control group was made"
+    grader.send_signal(signal.SIGTERM)
+    assert grader.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(0.5)
+    assert list(scratch.iterdir()) == []
+    if os.geteuid() == 0:  # the run's own uid: no process of it is left
+        assert not uids & {e.stat().st_uid for e in os.scandir("/proc") if e.name.isdigit()}
+    assert not {p.name for p in pathlib.Path("/sys/fs/cgroup").rglob("course-grade-*")} & groups

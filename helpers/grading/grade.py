@@ -279,6 +279,7 @@ def main(argv=None):
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run the submission without bubblewrap (it can then read and write your files)")
     args = parser.parse_args(argv)
+    sandbox.exit_cleanly_on_sigterm()
     problem = submission_problem(args.submission)
     if problem:
         print(f"error: {problem}", file=sys.stderr)

@@ -203,6 +203,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from helpers.grading import sandbox
 
+    sandbox.exit_cleanly_on_sigterm()
+
     problems = [p for p in map(report_files.submission_problem, args.submissions) if p]
     if problems:
         print("error: " + "; ".join(problems) + ". Nothing was graded.", file=sys.stderr)

@@ -366,6 +366,14 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
     return code, (stop + "\n" + tail) if stop else tail
 
 
+def exit_cleanly_on_sigterm():
+    """Make SIGTERM end the grader as Ctrl-C does: with ``SystemExit``, so that every sandbox directory is removed,
+    every sandbox killed and every control group deleted on the way out (a plain SIGTERM skips all that)."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
+
+
 _WORKS = {}
 #: Set to ``1`` to grade where no control group can bound a run's total memory (rlimits per process only).
 UNBOUNDED_MEMORY = "COURSE_GRADER_UNBOUNDED_MEMORY"
