@@ -23,6 +23,13 @@ from helpers.grading import sandbox
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOBODY = 65534
+THREAD_HOLDER = """
+import threading, time
+for _ in range(300):
+    threading.Thread(target=time.sleep, args=(1200,), daemon=True).start()
+print("holding 300 threads", flush=True)
+time.sleep(1200)
+"""
 ATTACK_TESTS = ["tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py"]
 
 
@@ -49,7 +56,7 @@ def _as_nobody(argv, home, *settings):
         wrap += ["--tmpfs", str(closed)]
         for entry in sorted(entries):
             wrap += ["--ro-bind", str(entry), str(entry)]
-    return ["bwrap", "--dev-bind", "/", "/", *wrap, "--", *drop] if wrap else drop
+    return ["bwrap", "--dev-bind", "/", "/", *wrap, "--die-with-parent", "--", *drop] if wrap else drop
 
 
 @pytest.mark.usefixtures("bubblewrap")
@@ -67,8 +74,16 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
                  "print('bounded', limits.memory_bounded())\ntry:\n    sandbox.ensure_works()\n"
                  "except sandbox.SandboxUnavailable as err:\n    print('refused', err)"]
         refused = subprocess.run(_as_nobody(probe, home), cwd=REPO, capture_output=True, text=True, timeout=300)
-        done = subprocess.run(_as_nobody(argv, home, f"{sandbox.UNBOUNDED_MEMORY}=1"), cwd=REPO,
-                              capture_output=True, text=True, timeout=1200)
+        # another program of the same user holding 300 threads: RLIMIT_NPROC counts them, the sandboxes still start
+        holder = subprocess.Popen(_as_nobody([sys.executable, "-c", THREAD_HOLDER], home), cwd=REPO,
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "holding 300 threads"
+        try:
+            done = subprocess.run(_as_nobody(argv, home, f"{sandbox.UNBOUNDED_MEMORY}=1"), cwd=REPO,
+                                  capture_output=True, text=True, timeout=1200)
+        finally:
+            holder.kill()
+            holder.wait()
     finally:
         shutil.rmtree(home, ignore_errors=True)
     assert refused.returncode == 0, refused.stderr[-2000:]

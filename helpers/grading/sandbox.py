@@ -189,12 +189,14 @@ def command(workdir, argv, uid=None):
 
 
 def own_processes():
-    """How many processes this user runs now (``/proc``); the process limit of an unprivileged grader counts
-    them all, so a sandbox gets :data:`LIMITS` ``["processes"]`` more than that."""
+    """How many tasks (threads included) this user runs now (``/proc``); ``RLIMIT_NPROC`` counts them all, so an
+    unprivileged grader gives a sandbox :data:`LIMITS` ``["processes"]`` more than that (one program of the user
+    with many threads then cannot keep every sandbox from starting)."""
     uid, count = os.getuid(), 0
     for entry in os.scandir("/proc"):
         try:
-            count += entry.name.isdigit() and entry.stat().st_uid == uid
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry.name}/task"))
         except OSError:  # ended meanwhile
             continue
     return count
