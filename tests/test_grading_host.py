@@ -263,3 +263,13 @@ def test_a_grader_stopped_with_sigterm_leaves_no_sandbox_files_processes_or_grou
     if os.geteuid() == 0:  # the run's own uid: no process of it is left
         assert not uids & {e.stat().st_uid for e in os.scandir("/proc") if e.name.isdigit()}
     assert not {p.name for p in pathlib.Path("/sys/fs/cgroup").rglob("course-grade-*")} & groups
+
+
+def test_a_crafted_output_header_is_that_output_s_zero_not_a_crash(tmp_path):
+    import struct
+
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (3, "  # unterminated: tokenize.TokenError
+    header += b" " * ((64 - (10 + len(header) + 1) % 64) % 64) + b"\n"
+    (tmp_path / "out_normalize_feature_map_0.npy").write_bytes(
+        b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 24)
+    assert grade._output(tmp_path, "normalize_feature_map", 0, "ok") == "its output could not be read (TokenError)"

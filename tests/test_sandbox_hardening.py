@@ -259,3 +259,27 @@ def test_an_answer_that_starts_a_hundred_threads_keeps_its_marks(tmp_path):
     report = grade.grade(tmp_path / "02_activations.ipynb", cell_timeout=20, total_timeout=120)
     record = next(r for r in report["exercises"] if r["exercise"] == "normalize_feature_map")
     assert record["score"] == record["points"], record["messages"]
+
+
+@pytest.mark.parametrize("kind", ["deleted files kept open", "memfds"])
+def test_space_no_listing_shows_counts_against_the_disk_limit(tmp_path, kind):
+    make = ("open(f'f{i}', 'w+b'); os.unlink(f'f{i}')" if kind == "deleted files kept open"
+            else "os.fdopen(os.memfd_create(f'm{i}'), 'w+b')")
+    code, out = inside(tmp_path, f"""
+import os, time
+block, kept = os.urandom(2**20), []
+for i in range(20):  # 20 x 40 MiB, each file under the 64 MiB file-size limit
+    f = {make}
+    for _ in range(40):
+        f.write(block)
+    f.flush()
+    kept.append(f)
+    print("held", (i + 1) * 40, "MiB", flush=True)
+time.sleep(30)
+print("kept it all")
+""", timeout=120)
+    assert code is None and out.startswith(sandbox.DISK_STOP), out[-500:]
+    assert "kept it all" not in out
+    held = max(int(line.split()[1]) for line in out.splitlines() if line.startswith("held"))
+    # measured every 0.05 s: stopped within what it writes in a few polls (about 6 files), far below its 800 MiB
+    assert held <= sandbox.LIMITS["disk"] // 2**20 + 240, held

@@ -38,6 +38,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -236,24 +237,42 @@ def disk_usage(root, max_entries=LIMITS["files"]):
     return total
 
 
-def unlinked_bytes(uid):
-    """Bytes held by files that processes of host ``uid`` keep open after deleting them (and by their
-    memfds): space no directory listing shows. Only meaningful for a root grader, whose sandboxes each
-    run as their own uid (:func:`host_uid`)."""
-    seen, total = set(), 0
+def _descendants(root_pid):
+    """Process ids of ``root_pid`` and everything below it (from the parent links in ``/proc``)."""
+    children = {}
     for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
         try:
-            if not entry.name.isdigit() or entry.stat().st_uid != uid:
-                continue
-            fds = os.listdir(f"/proc/{entry.name}/fd")
+            stat_line = pathlib.Path(entry.path, "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        parent = int(stat_line[stat_line.rindex(")") + 2:].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, stack = set(), [root_pid]
+    while stack:
+        pid = stack.pop()
+        if pid not in found:
+            found.add(pid)
+            stack += children.get(pid, [])
+    return found
+
+
+def unlinked_bytes(pids):
+    """Bytes held by files that the processes ``pids`` keep open after deleting them (and by their memfds):
+    space no directory listing shows."""
+    seen, total = set(), 0
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:  # ended meanwhile
             continue
         for fd in fds:
             try:
-                info = os.stat(f"/proc/{entry.name}/fd/{fd}")
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
             except OSError:
                 continue
-            if info.st_nlink == 0 and (info.st_dev, info.st_ino) not in seen:
+            if info.st_nlink == 0 and stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
                 seen.add((info.st_dev, info.st_ino))
                 total += info.st_blocks * 512
     return total
@@ -270,9 +289,9 @@ def _beats(fd):
     return beat
 
 
-def _wait(process, workdir, timeout, uid=None, heartbeat=None, silence=None):
+def _wait(process, workdir, timeout, heartbeat=None, silence=None):
     """``(exit code, why)``: the code, or None with ``why`` = ``"time"`` when the time ran out, ``"disk"`` when
-    the directory (or, for a sandbox of its own ``uid``, its open deleted files) grew past ``LIMITS["disk"]``
+    the directory and the files its processes keep open after deleting them grew past ``LIMITS["disk"]``
     / ``LIMITS["files"]`` (measured every :data:`DISK_POLL` s), ``"stall"`` when nothing came through the
     ``heartbeat`` pipe for ``silence`` seconds."""
     started = time.monotonic()
@@ -283,8 +302,8 @@ def _wait(process, workdir, timeout, uid=None, heartbeat=None, silence=None):
         except subprocess.TimeoutExpired:
             pass
         used = disk_usage(workdir)
-        if used is not None and uid is not None and uid != os.geteuid():
-            used += unlinked_bytes(uid)
+        if used is not None:
+            used += unlinked_bytes(_descendants(process.pid))
         if used is None or used > LIMITS["disk"]:
             return None, "disk"
         now = time.monotonic()
@@ -353,7 +372,7 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
                 os.close(beat_write)
         why = ""
         try:
-            code, why = _wait(process, workdir, timeout, uid, beat_read, supervised)
+            code, why = _wait(process, workdir, timeout, beat_read, supervised)
         finally:
             try:
                 os.killpg(process.pid, signal.SIGKILL)  # whatever the code left behind in its session
