@@ -4,6 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
+LAB_ARGS ?=
 PYTEST_ARGS ?=
 # Verified SVHN/CIFAR-10 array copies beside the repository (helpers.data.arrays), when present.
 SHARED_ARRAYS := $(abspath ../shared/data)
@@ -11,7 +12,7 @@ ifneq ($(wildcard $(SHARED_ARRAYS)/PROVENANCE.md),)
 export COURSE_DATA_ARRAYS ?= $(SHARED_ARRAYS)
 endif
 
-.PHONY: all render test data mnist lab lock clean student-kit
+.PHONY: all render test data mnist lab lab-instructor report-instructor lock clean student-kit
 
 all: render
 
@@ -46,9 +47,19 @@ mnist: $(STAMP)
 student-kit: $(STAMP)
 	$(PY) -m helpers.grading.student_kit build/student-kit
 
-## lab: open the course in JupyterLab
+## lab: open the chapters as readers and students see them (no solution, no rubric) in JupyterLab, from
+##      build/lab (copies made once; yours are kept); LAB_ARGS="--port 8890 --ip 0.0.0.0 --no-browser" passes options
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -m helpers.grading.assignments --reader-copies build/lab
+	$(VENV)/bin/jupyter lab build/lab $(LAB_ARGS)
+
+## lab-instructor: the chapter sources themselves, solutions and rubrics included
+lab-instructor: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+
+## report-instructor: build/instructor/, the report with solutions and rubrics (build/ is the readers' report)
+report-instructor: $(STAMP)
+	$(PY) -m helpers.course.report --from-notebooks --instructor
 
 ## lock: refresh requirements.lock from the current .venv
 lock:

@@ -83,7 +83,7 @@ def test_a_class_run_refuses_every_link_and_keeps_every_row(class_folder, monkey
     monkeypatch.chdir(cls)
     listed = [f"{s}/{NAME}" for s in ("bob", "alice", "carol", "dave", "erin", "=2+5", "@x", "bob/../bob")]
     out = cls.parent / "scores.csv"
-    assert grade_class.main([*listed, "--serial", "--seed", "1", "--cell-timeout", "10", "--total-timeout", "120",
+    assert grade_class.main([*listed, "--chapter", "02", "--serial", "--seed", "1", "--cell-timeout", "10", "--total-timeout", "120",
                              "--csv", str(out)]) == 0
     with open(out, newline="") as f:
         rows = [(r["submission"], float(r["score"]), float(r["max_score"]), r["problem"]) for r in csv.DictReader(f)]
@@ -126,7 +126,7 @@ def test_the_single_grader_refuses_any_link_in_the_path_and_writes_nothing_throu
         report = grade.grade(path, cell_timeout=10)
         assert (report["score"], report["max_score"], report["problem"]) == (0.0, 4.0, f"{path} {problem}")
         assert all(r["messages"] == [f"{path} {problem}"] for r in report["exercises"])
-        assert grade.main([str(path), "--cell-timeout", "10"]) == 0
+        assert grade.main([str(path), "--chapter", "02", "--cell-timeout", "10"]) == 0
         assert f"no score file written beside it ({path} {problem})" in capsys.readouterr().out
     assert not (cls / "bob" / "02_activations.grade.json").exists()  # alice's refusal did not land in bob's folder
     assert sorted(p.name for p in cls.parent.joinpath("instructor").iterdir()) == [NAME]

@@ -145,7 +145,7 @@ def test_a_symlinked_score_file_is_replaced_not_followed(tmp_path):
     shutil.copy(REFERENCE, path)
     link = path.with_suffix(".grade.json")
     link.symlink_to(target)
-    assert grade.main([str(path), "--cell-timeout", "10"]) == 0
+    assert grade.main([str(path), "--chapter", "02", "--cell-timeout", "10"]) == 0
     assert target.read_text() == "precious"
     assert not link.is_symlink() and json.loads(link.read_text())["score"] == POINTS
 
@@ -191,7 +191,7 @@ def test_without_bubblewrap_grading_refuses_and_names_the_package(monkeypatch, t
     with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
         sandbox.command(tmp_path, ["true"])
     monkeypatch.setattr(sandbox, "_WORKS", {})
-    assert grade.main([str(REFERENCE), "--output", str(tmp_path / "s.json")]) == 2
+    assert grade.main([str(REFERENCE), "--chapter", "02", "--output", str(tmp_path / "s.json")]) == 2
     assert "--no-sandbox" in capsys.readouterr().err
     report = grade.grade(REFERENCE, cell_timeout=10, isolate=False)
     assert report["score"] == report["max_score"] > 0 and report["isolated"] is False

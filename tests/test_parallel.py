@@ -71,7 +71,7 @@ def test_dask_grading_equals_serial_grading(classroom, tmp_path):
 def test_class_command_writes_scores(classroom, tmp_path, capsys):
     paths, truth = classroom
     out = tmp_path / "class.csv"
-    assert grade_class.main([*map(str, paths[:7]), "--serial", "--seed", "3", "--cell-timeout", "3", "--csv", str(out)]) == 0
+    assert grade_class.main([*map(str, paths[:7]), "--chapter", "02", "--serial", "--seed", "3", "--cell-timeout", "3", "--csv", str(out)]) == 0
     assert "class seed 3" in capsys.readouterr().out
     assert [json.loads(p.with_suffix(".grade.json").read_text())["score"] for p in paths[:7]] == truth[:7]
 

@@ -149,15 +149,15 @@ def test_instructor_paths_a_student_module_a_stray_file_an_empty_glob_a_duplicat
     (tmp_path / "02_activations.grade.json").write_text('{"score": 1.5}')
     run = lambda *a: subprocess.run([sys.executable, "-m", *a], cwd=tmp_path, env=env, capture_output=True, text=True,
                                     timeout=300)
-    done = run("helpers.grading.grade", "02_activations.txt", "--no-sandbox")
+    done = run("helpers.grading.grade", "02_activations.txt", "--chapter", "02", "--no-sandbox")
     assert done.returncode == 2 and "not a notebook (.ipynb)" in done.stderr
     assert (tmp_path / "02_activations.grade.json").read_text() == '{"score": 1.5}'  # untouched
-    done = run("helpers.grading.grade_class", "subs/*.ipynb", "--serial", "--no-sandbox")
+    done = run("helpers.grading.grade_class", "subs/*.ipynb", "--chapter", "02", "--serial", "--no-sandbox")
     assert done.returncode == 2 and "a pattern that matched no file?" in done.stderr
     assert not (tmp_path / "PWNED").exists()  # neither module was imported by the grader
     student = repo / "assignments" / "02_activations.ipynb"
     (tmp_path / "a.ipynb").write_bytes(student.read_bytes())
-    done = run("helpers.grading.grade_class", "a.ipynb", "./a.ipynb", "--serial", "--no-sandbox")
+    done = run("helpers.grading.grade_class", "a.ipynb", "./a.ipynb", "--chapter", "02", "--serial", "--no-sandbox")
     assert done.returncode == 0, done.stderr
     assert "listed twice" in done.stderr  # graded once, but each listing keeps its row (no student vanishes)
     rows = (tmp_path / "class_scores.csv").read_text().splitlines()
@@ -184,7 +184,17 @@ def test_the_assignment_not_the_submission_decides_what_is_graded(tmp_path):
     renamed.metadata.pop("course", None)
     nbformat.write(renamed, tmp_path / "my_homework.ipynb")
     report = grade.grade(tmp_path / "my_homework.ipynb", isolate=False)
-    assert report["max_score"] == 0 and "submit it under the assignment's file name" in report["problem"]
+    assert report["max_score"] == 0 and "name its chapter (--chapter 02)" in report["problem"]
+    # a chapter 02 answer renamed to chapter 05's name, its metadata listing 02's exercises: the instructor's
+    # --chapter decides, neither the name nor the metadata
+    renamed.metadata["course"] = {"exercises": ["normalize_feature_map", "channel_means"]}
+    nbformat.write(renamed, tmp_path / "05_attribution.ipynb")
+    report = grade.grade(tmp_path / "05_attribution.ipynb", isolate=False, chapter="05")
+    assert sorted(r["exercise"] for r in report["exercises"]) == ["grad_cam_plus_plus_map", "score_cam_map"]
+    assert report["score"] == 0
+    nbformat.write(renamed, tmp_path / "02_mine.ipynb")
+    report = grade.grade(tmp_path / "02_mine.ipynb", isolate=False, chapter="02")
+    assert report["score"] == report["max_score"] == 4.0
 
 
 def test_honest_notebook_habits_are_graded_fairly(tmp_path):

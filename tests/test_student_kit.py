@@ -167,3 +167,54 @@ def test_the_stored_examples_agree_with_the_references_and_come_from_the_public_
         meta = json.loads((exercises.EXAMPLES / f"{name}.json").read_text())
         assert meta["seed"] == public_examples.PUBLIC_SEED
         assert len(meta["atol"]) == len(exercises.EXERCISES[name].checks)
+
+
+def _html_text(path):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser").get_text()
+
+
+def _leaks(texts):
+    """``[(what, where)]``: three or more lines of a solution, or any line of a rubric, found in ``texts``."""
+    from helpers.grading import questions
+
+    pieces = {f"the solution of {name}": _significant(lines) for name, lines in _solutions().items()}
+    rubrics = [line.strip() for path in sorted((REPO / "notebooks").glob("0[1-5]_*.ipynb"))
+               for cell in nbformat.read(path, as_version=4).cells if questions.question_of(cell)
+               for line in cell.source.splitlines() if len(line.strip()) >= MIN_CHARS]
+    found = []
+    for where, text in texts.items():
+        found += [(piece, where) for piece, lines in pieces.items()
+                  if len([line for line in lines if line in text]) >= min(3, len(lines))]
+        found += [("a rubric line", where) for line in rubrics if line in text]
+    return found
+
+
+def test_the_readers_report_and_the_lab_copies_hold_no_solution_no_rubric_no_test_marker(tmp_path):
+    from helpers.course import report
+
+    report.from_notebooks(REPO / "notebooks", tmp_path / "report")
+    assignments.reader_copies(REPO / "notebooks", tmp_path / "lab")
+    texts = {p.name: _html_text(p) for p in (tmp_path / "report").glob("0*.html")}
+    texts.update({f"lab/{p.name}": _text(p) for p in (tmp_path / "lab").glob("*.ipynb")})
+    assert len(texts) >= 2 * 6
+    assert _leaks(texts) == []
+    assert not [where for where, text in texts.items() if "NBVAL_" in text]
+    assert all("graded by hand: the model answer and the rubric are in the instructor's copy" in texts[f"{c}.html"]
+               for c in ("01_train_mnist", "02_activations", "05_attribution"))
+
+
+def test_the_instructor_copy_shows_what_the_readers_copy_hides(tmp_path):
+    from helpers.course import report
+
+    chapter = tmp_path / "notebooks"
+    chapter.mkdir()
+    (chapter / "02_activations.ipynb").write_bytes((REPO / "notebooks" / "02_activations.ipynb").read_bytes())
+    report.from_notebooks(chapter, tmp_path / "instructor", instructor=True)
+    leaks = _leaks({"02": _html_text(tmp_path / "instructor" / "02_activations.html")})
+    assert ("the solution of normalize_feature_map", "02") in leaks and ("a rubric line", "02") in leaks
+    written, kept = assignments.reader_copies(chapter, tmp_path / "lab")
+    (tmp_path / "lab" / "02_activations.ipynb").write_text(written[0].read_text() + " ")  # the reader's own work
+    again, kept = assignments.reader_copies(chapter, tmp_path / "lab")
+    assert again == [] and kept == written and (tmp_path / "lab" / "02_activations.ipynb").read_text().endswith(" ")

@@ -121,16 +121,20 @@ def build_report(build_dir, notebook_dir, results):
     return path
 
 
-def to_html(nb):
-    """HTML of an executed notebook, figures embedded."""
+def to_html(nb, instructor=False):
+    """HTML of an executed notebook, figures embedded: as readers see it (no solution, no rubric, no test
+    markers: :func:`helpers.grading.assignments.reader_version`), or, with ``instructor``, as it is."""
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    from helpers.grading.assignments import reader_version
+
+    body, _ = HTMLExporter().from_notebook_node(nb if instructor else reader_version(nb))
     return body
 
 
-def from_notebooks(notebook_dir, build_dir):
-    """Build the report from committed notebooks: HTML of those with stored outputs, no execution.
+def from_notebooks(notebook_dir, build_dir, instructor=False):
+    """Build the report from committed notebooks: HTML of those with stored outputs, no execution; with
+    ``instructor``, the instructor's copy (solutions and rubrics shown).
 
     Returns:
         ``(index path, records)``; chapters without stored outputs are listed as not rendered.
@@ -142,7 +146,7 @@ def from_notebooks(notebook_dir, build_dir):
         info = chapter_info(path)
         if info["has_outputs"]:
             nb = nbformat.read(path, as_version=4)
-            (build_dir / f"{path.stem}.html").write_text(to_html(nb), encoding="utf-8")
+            (build_dir / f"{path.stem}.html").write_text(to_html(nb, instructor), encoding="utf-8")
             records.append({"chapter": path.stem, "status": "stored outputs"})
         else:
             needs = ", ".join(info["requires_data"]) or "a render"
@@ -157,8 +161,16 @@ def main(argv=None):
                         help="convert the committed notebooks instead of using a render's results")
     parser.add_argument("--notebook-dir", type=pathlib.Path, default=REPO_ROOT / "notebooks")
     parser.add_argument("--build-dir", type=pathlib.Path, default=REPO_ROOT / "build")
+    parser.add_argument("--instructor", action="store_true",
+                        help="the instructor's copy, solutions and rubrics shown (with --from-notebooks; default folder "
+                             "build/instructor)")
     args = parser.parse_args(argv)
-    if args.from_notebooks:
+    if args.instructor and not args.from_notebooks:
+        parser.error("--instructor builds from the notebooks: add --from-notebooks")
+    if args.instructor:
+        build_dir = args.build_dir if args.build_dir != REPO_ROOT / "build" else REPO_ROOT / "build" / "instructor"
+        index, _ = from_notebooks(args.notebook_dir, build_dir, instructor=True)
+    elif args.from_notebooks:
         index, _ = from_notebooks(args.notebook_dir, args.build_dir)
     else:
         summary = args.build_dir / "render_summary.json"

@@ -150,7 +150,10 @@ def fetch_remedy(name):
     urls = "; ".join(f"{r['url']} -> {shown(where / r['name'])}" for r in files)
     return (
         f"On a machine with internet run `python -m helpers.data.fetch {name}` "
-        f"(or `make data`), or download by hand and place: {urls}"
+        f"(or `make data`), or download by hand and place: {urls}; or point the environment variable "
+        f"COURSE_DATA_ARRAYS at a folder of verified array copies (helpers.data.arrays; `make` and the tests set "
+        f"it to ../shared/data when that folder exists beside the repository, JupyterLab or papermill started by "
+        f"hand do not)"
     )
 
 

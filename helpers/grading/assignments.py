@@ -79,6 +79,49 @@ def student_version(nb, chapter, filename="NN_chapter.ipynb"):
     return student
 
 
+#: What a reader sees in place of a rubric and model answer.
+HIDDEN_ANSWER = ("*(An interpretation question, graded by hand: the model answer and the rubric are in the "
+                 "instructor's copy, not here.)*")
+#: nbval's cell markers: meaningful to the tests, noise to a reader.
+TEST_MARKERS = ("# NBVAL_CHECK_OUTPUT", "# NBVAL_IGNORE_OUTPUT", "# NBVAL_SKIP", "# NBVAL_RAISES_EXCEPTION")
+
+
+def reader_version(nb):
+    """What a reader or student is shown of a chapter (the report, ``make lab``): ``nb`` with every solution
+    replaced by its TODO, every rubric and model answer by :data:`HIDDEN_ANSWER`, and nbval's markers removed
+    from the code; outputs kept (a new notebook; ``nb`` is untouched)."""
+    reader = copy.deepcopy(nb)
+    for cell in reader.cells:
+        if questions.question_of(cell):
+            cell.source = HIDDEN_ANSWER
+        elif cell.cell_type == "code":
+            if exercise_name(cell):
+                cell.source = strip_solution(cell.source, exercise_name(cell))
+            lines = [line for line in cell.source.splitlines() if line.strip() not in TEST_MARKERS]
+            cell.source = "\n".join(lines)
+    return reader
+
+
+def reader_copies(notebook_dir, out_dir):
+    """Write :func:`reader_version` of every chapter of ``notebook_dir`` to ``out_dir`` (what ``make lab``
+    opens), leaving a copy that is already there as it is (the reader may have worked in it).
+
+    Returns:
+        ``(paths written, paths kept)``.
+    """
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, kept = [], []
+    for path in sorted(pathlib.Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")):
+        target = out_dir / path.name
+        if target.exists():
+            kept.append(target)
+            continue
+        nbformat.write(reader_version(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written, kept
+
+
 def expected_files(notebook_dir):
     """``{file name: notebook text}`` of every student version, generated in memory."""
     files = {}
@@ -121,7 +164,17 @@ def main(argv=None):
     parser.add_argument("--verify", action="store_true", help="fail if assignments/ is out of date")
     parser.add_argument("--notebook-dir", type=pathlib.Path, default=REPO_ROOT / "notebooks")
     parser.add_argument("--out-dir", type=pathlib.Path, default=ASSIGNMENT_DIR)
+    parser.add_argument("--reader-copies", type=pathlib.Path, metavar="DIR",
+                        help="write every chapter as readers see it (no solution, no rubric, outputs kept) to DIR")
     args = parser.parse_args(argv)
+    if args.reader_copies:
+        written, kept = reader_copies(args.notebook_dir, args.reader_copies)
+        for path in written:
+            print(f"wrote {path}")
+        if kept:
+            print(f"kept {len(kept)} copies already in {args.reader_copies} (your work in them is safe); delete one "
+                  "to get a fresh copy of its chapter")
+        return 0
     if args.verify:
         problems = stale(args.notebook_dir, args.out_dir)
         for problem in problems:

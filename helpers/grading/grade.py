@@ -49,6 +49,8 @@ _MAX_RESULTS_BYTES = 2**20
 #: Bound on the work done before the sandbox: an exercise cell (a solution is a few hundred characters).
 MAX_CELL_CHARS = 100_000
 _MAX_OUTPUT_VALUES = 10**7
+#: Chapters with exercises, as ``--chapter`` takes them.
+CHAPTERS = sorted({exercise.chapter for exercise in EXERCISES.values()})
 #: Seconds of silence from the sandbox's supervisor before the grader kills the sandbox from outside.
 SILENCE = 10.0
 
@@ -190,7 +192,7 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
     return records, note
 
 
-def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, root=None):
+def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, root=None, chapter=None):
     """Grade the submission at ``path``.
 
     Args:
@@ -203,6 +205,8 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
         isolate: False runs the submission without bubblewrap (see :mod:`helpers.grading.sandbox`).
         root: the class folder ``path`` must be in, with no symbolic link between it and the file; None:
             no component of ``path`` may be a link (:func:`helpers.grading.submission.link_problem`).
+        chapter: the assignment's chapter (``"02"``), which decides the exercises graded; None: the chapter the
+            file name starts with (the command-line graders require ``--chapter``).
 
     Returns:
         dict with ``submission``, ``score``, ``max_score``, ``exercises`` (one record per
@@ -214,7 +218,7 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
         sandbox.ensure_works()
     seed = secrets.randbits(32) if seed is None else int(seed)
     nb, problem = read_submission(path, root=root)
-    names = expected_exercises(path, nb)
+    names = expected_exercises(path, nb, chapter)
     cells = {}
     if nb is not None:
         for cell in nb.cells:  # the last cell of an exercise wins, as when the notebook runs from the top
@@ -233,7 +237,7 @@ def grade(path, cell_timeout=30, total_timeout=300, seed=None, isolate=True, roo
     return _report(path, names, results, problem, seed, isolate)
 
 
-def refused(path, problem, seed, isolate=True):
+def refused(path, problem, seed, isolate=True, chapter=None):
     """The report of a submission that is not read at all (e.g. the same file as one listed before it).
 
     Args:
@@ -241,11 +245,12 @@ def refused(path, problem, seed, isolate=True):
         problem: why it is not graded (every expected exercise gets 0 with this message).
         seed: the seed its position in the class drew (recorded, as for a graded one).
         isolate: whether the class is graded in the sandbox (recorded).
+        chapter: the assignment's chapter (as for :func:`grade`).
 
     Returns:
         dict: a report as :func:`grade` returns it, score 0.
     """
-    return _report(path, expected_exercises(path, None), {}, problem, int(seed), isolate)
+    return _report(path, expected_exercises(path, None, chapter), {}, problem, int(seed), isolate)
 
 
 def _report(path, names, results, problem, seed, isolate):
@@ -254,10 +259,10 @@ def _report(path, names, results, problem, seed, isolate):
     for record in records:
         record["chapter"] = EXERCISES[record["exercise"]].chapter
     if not names and not problem:
-        problem = (f"cannot tell which assignment {path} answers: its name has no chapter number and it records no "
-                   "exercises; submit it under the assignment's file name (NN_*.ipynb)")
-    manual = [{"question": q, "points": questions.QUESTIONS[q].points}
-              for q in questions.for_chapter(pathlib.Path(path).name[:2])]
+        problem = (f"cannot tell which assignment {path} answers: name its chapter (--chapter 02), or grade it under "
+                   "the assignment's file name (NN_*.ipynb)")
+    chapters = sorted({record["chapter"] for record in records})
+    manual = [{"question": q, "points": questions.QUESTIONS[q].points} for c in chapters for q in questions.for_chapter(c)]
     return {"submission": str(path), "score": round(sum(r["score"] for r in records), 2),
             "max_score": sum(r["points"] for r in records), "exercises": records, "problem": problem,
             "seed": seed, "isolated": bool(isolate), "graded_by_hand": manual}
@@ -275,6 +280,8 @@ def main(argv=None):
     parser.add_argument("--output", type=pathlib.Path, help="JSON scores (default SUBMISSION.grade.json)")
     parser.add_argument("--cell-timeout", type=float, default=30, help="seconds per cell before it is interrupted")
     parser.add_argument("--total-timeout", type=float, default=300, help="seconds for the whole grading")
+    parser.add_argument("--chapter", required=True, choices=CHAPTERS,
+                        help="the assignment's chapter: it decides what is graded (not the file's name or contents)")
     parser.add_argument("--seed", type=int, help="seed of the random check inputs (default: a fresh one)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run the submission without bubblewrap (it can then read and write your files)")
@@ -285,7 +292,8 @@ def main(argv=None):
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        report = grade(args.submission, args.cell_timeout, args.total_timeout, args.seed, not args.no_sandbox)
+        report = grade(args.submission, args.cell_timeout, args.total_timeout, args.seed, not args.no_sandbox,
+                       chapter=args.chapter)
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ import sys
 
 from helpers.course.cluster import close, gather, make_client
 from helpers.grading import report as report_files
+from helpers.grading.exercises import EXERCISES
 from helpers.progress import progress
 
 
@@ -35,11 +36,11 @@ def submission_seeds(count, seed):
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(count)]
 
 
-def _grade_one(path, seed, cell_timeout, total_timeout, isolate, root=None):
+def _grade_one(path, seed, cell_timeout, total_timeout, isolate, root=None, chapter=None):
     from helpers.grading import grade
 
     try:
-        return grade.grade(path, cell_timeout, total_timeout, seed, isolate, root=root)
+        return grade.grade(path, cell_timeout, total_timeout, seed, isolate, root=root, chapter=chapter)
     except Exception as err:  # a failure of the grading machinery itself is reported, not a crash of the class
         return {"submission": str(path), "score": 0.0, "max_score": 0.0, "exercises": [], "seed": seed,
                 "isolated": isolate, "problem": f"grading failed: {type(err).__name__}: {err}"}
@@ -94,7 +95,7 @@ def same_files(paths, root):
 
 
 def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_timeout=30, total_timeout=300,
-                isolate=True, client=None, done=None, class_dir=None):
+                isolate=True, client=None, done=None, class_dir=None, chapter=None):
     """Grade ``paths`` in parallel; return ``(reports in the order of paths, class seed)``.
 
     Every listed path gets its own report: one that is the same file as a path listed before it (a
@@ -102,7 +103,8 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
     below :func:`class_folder` of ``class_dir``) score 0 with the reason as their ``problem``.
     ``client``: an existing Dask client to use (left open); otherwise one is made from
     ``scheduler``/``workers`` and closed at the end. ``done(report)`` is called with each
-    report as soon as it is there, so a class run that is stopped keeps what it graded."""
+    report as soon as it is there, so a class run that is stopped keeps what it graded. ``chapter``: the
+    assignment (``"02"``), which decides what is graded (None: each file name's chapter)."""
     from helpers.grading import sandbox
 
     if isolate:
@@ -117,12 +119,12 @@ def grade_class(paths, seed=None, scheduler=None, workers=2, serial=False, cell_
 
         reports[i] = grade.refused(paths[i], f"{paths[i]} is the same file as {paths[j]}, listed before it (listed "
                                              "twice, or two names of one folder): graded once, in that row", seeds[i],
-                                   isolate)
+                                   isolate, chapter)
         reports[i]["duplicate_of"] = paths[j]
         if done is not None:
             done(reports[i])
     todo = [i for i in range(len(paths)) if reports[i] is None]
-    args = (cell_timeout, total_timeout, isolate, root)
+    args = (cell_timeout, total_timeout, isolate, root, chapter)
     if serial:
         for i in progress(todo, "grading"):
             reports[i] = _grade_one(paths[i], seeds[i], *args)
@@ -189,6 +191,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submissions", nargs="+", type=pathlib.Path)
     parser.add_argument("--csv", type=pathlib.Path, default=pathlib.Path("class_scores.csv"))
+    parser.add_argument("--chapter", required=True, choices=sorted({e.chapter for e in EXERCISES.values()}),
+                        help="the assignment's chapter: it decides what is graded (not the files' names or contents)")
     parser.add_argument("--seed", type=int, help="class seed of the check inputs (default: a fresh one)")
     parser.add_argument("--no-sandbox", action="store_true", help="grade unisolated (trusted notebooks only)")
     parser.add_argument("--cell-timeout", type=float, default=30, help="seconds per cell and per function call")
@@ -213,7 +217,7 @@ def main(argv=None):
     try:
         reports, seed = grade_class(args.submissions, args.seed, args.scheduler, args.workers, args.serial,
                                     args.cell_timeout, args.total_timeout, not args.no_sandbox,
-                                    done=_saver(args.csv, root), class_dir=root)
+                                    done=_saver(args.csv, root), class_dir=root, chapter=args.chapter)
     except sandbox.SandboxUnavailable as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

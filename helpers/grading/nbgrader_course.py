@@ -154,7 +154,7 @@ def _make_preprocessor():
         isolate = Bool(True, help="run submissions in bubblewrap (False: unisolated, trusted code only)").tag(config=True)
 
         def preprocess(self, nb, resources):
-            from helpers.grading import grade, preamble, sandbox
+            from helpers.grading import grade, preamble, sandbox, seeds
 
             if self.isolate:
                 try:
@@ -163,17 +163,19 @@ def _make_preprocessor():
                     raise SystemExit(f"autograde stopped before grading any submission: {err.reason}; or set "
                                      "c.SandboxedExecute.isolate = False in nbgrader_config.py to run submissions "
                                      "unisolated (only for notebooks you trust)") from None
+            assignment = str(resources.get("nbgrader", {}).get("assignment", ""))
+            graded = for_chapter(assignment[2:]) if assignment.startswith("ch") else list(EXERCISES)
             cells = {}
-            for cell in nb.cells:
+            for cell in nb.cells:  # the assignment (the instructor's) decides what is graded; the last cell wins
                 meta = cell.metadata.get("nbgrader", {})
                 name = meta.get("grade_id") if meta.get("solution") else None
                 name = name if name in EXERCISES else exercise_name(cell)
-                if cell.cell_type == "code" and name in EXERCISES and name not in cells:
+                if cell.cell_type == "code" and name in graded:
                     cells[name] = cell.source
             seed = secrets.randbits(32)
             imports = {name: preamble.notebook_preamble(nb, name) for name in cells}
-            records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seed, self.isolate,
-                                                 imports) if cells else ({}, "")
+            records, note = grade.run_submission(cells, self.cell_timeout, self.total_timeout, seeds.input_seed(seed),
+                                                 self.isolate, imports) if cells else ({}, "")
             for cell in nb.cells:
                 meta = cell.metadata.get("nbgrader", {})
                 grade_id = str(meta.get("grade_id", ""))

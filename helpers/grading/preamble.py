@@ -20,6 +20,8 @@ from helpers.grading.assignments import exercise_name
 
 #: Bounds on the statements taken from earlier cells.
 MAX_STATEMENTS, MAX_STATEMENT_CHARS = 50, 200
+#: Bounds on what is read of the earlier cells: characters of one cell, top-level statements in all.
+MAX_CELL_CHARS, MAX_READ = 100_000, 2_000
 
 
 def _literal(node):
@@ -85,17 +87,26 @@ def notebook_preamble(nb, name):
     Returns:
         list of statements (each at most :data:`MAX_STATEMENT_CHARS` characters, at most
         :data:`MAX_STATEMENTS` of them) to run before the exercise cell; a constant that a later
-        statement overwrites by other means is left out.
+        statement overwrites by other means is left out. Bounded work before the sandbox: a cell
+        longer than :data:`MAX_CELL_CHARS` is not read, and at most :data:`MAX_READ` statements are.
     """
-    kept = []  # [(text, names)]
+    kept, read = {}, 0  # statement -> the names it binds (insertion order is the notebook's)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         if exercise_name(cell) == name:
             break
-        for kind, text, names in _statements(cell.source):
+        if len(cell.source) > MAX_CELL_CHARS or read >= MAX_READ:
+            continue
+        for kind, text, names in _statements(cell.source)[:MAX_READ - read]:
+            read += 1
             if kind == "other":
-                kept = [(t, n) for t, n in kept if not (n & names) or t.startswith(("import ", "from "))]
+                for statement in [t for t, n in kept.items() if n & names and not t.startswith(("import ", "from "))]:
+                    del kept[statement]
             elif len(text) <= MAX_STATEMENT_CHARS:
-                kept.append((text, names))
-    return list(dict.fromkeys(text for text, _ in kept))[:MAX_STATEMENTS]
+                kept.pop(text, None)
+                kept[text] = names
+                if len(kept) > 4 * MAX_STATEMENTS:  # more than could ever be run: the rest is not looked at
+                    read = MAX_READ
+                    break
+    return list(kept)[:MAX_STATEMENTS]

@@ -6,9 +6,9 @@ use, the shipped data and weights, and the files that install them (``pyproject.
 ``requirements.lock``). It leaves out everything that reveals an answer or grades one:
 
 - the chapter notebooks with their solutions (``notebooks/``) and the rendered report;
-- :data:`INSTRUCTOR_ONLY`: the grader's references (``helpers/grading/references/``, whose checks compute
-  the expected values), the interpretation questions' rubrics (``questions.py``), and the grader, the
-  sandbox and the nbgrader tooling that need them.
+- everything of ``helpers/grading`` but :data:`STUDENT_PART`: the grader's references
+  (``helpers/grading/references/``, whose checks compute the expected values), the interpretation
+  questions (``questions.py``), the grader, its key handling, the sandbox and the nbgrader tooling.
 
 What is left of ``helpers.grading`` is :mod:`helpers.grading.exercises` (the tasks and the practice
 check on stored public examples) and :mod:`helpers.grading.compare`. The tests search the kit for
@@ -23,10 +23,8 @@ import sys
 from helpers.data.registry import REPO_ROOT
 from helpers.grading.assignments import generate
 
-#: Paths below ``helpers/grading`` that only the instructor has.
-INSTRUCTOR_ONLY = ("references", "assignments.py", "grade.py", "grade_class.py", "limits.py",
-                   "nbgrader_class.py", "nbgrader_course.py", "preamble.py", "questions.py", "report.py",
-                   "sandbox.py", "sandbox_runner.py", "student_kit.py", "submission.py")
+#: What of ``helpers/grading`` students get (everything else there is the instructor's, also what is added later).
+STUDENT_PART = ("__init__.py", "compare.py", "examples", "exercises.py")
 #: The package docstring of ``helpers.grading`` in the kit.
 STUDENT_INIT = '''"""The course's exercises, for students.
 
@@ -51,7 +49,7 @@ def _ignore(directory, names):
     """``shutil.copytree``'s ``ignore``: caches, and the instructor-only paths below ``helpers/grading``."""
     skipped = {n for n in names if n in ("__pycache__", ".ipynb_checkpoints") or n.endswith(".pyc")}
     if pathlib.Path(directory).resolve() == (REPO_ROOT / "helpers" / "grading").resolve():
-        skipped |= set(INSTRUCTOR_ONLY) & set(names)
+        skipped |= set(names) - set(STUDENT_PART)
     return skipped
 
 

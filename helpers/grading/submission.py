@@ -240,14 +240,12 @@ def read_submission(path, root=None):
         return None, f"{path} is not a readable notebook ({type(err).__name__}: {err})"
 
 
-def expected_exercises(path, nb):
-    """Exercises this submission is graded on: its chapter's, from the file name (``02_*.ipynb``), else
-    the list the student version records in its metadata. Exercise cells of other chapters pasted into
-    it are not graded: the assignment, not the submission, decides what is marked."""
-    names = for_chapter(pathlib.Path(path).name[:2])
-    if not names and nb is not None:
-        listed = nb.metadata.get("course", {}).get("exercises", [])
-        names = [n for n in listed if isinstance(n, str) and n in EXERCISES] if isinstance(listed, list) else []
+def expected_exercises(path, nb, chapter=None):
+    """Exercises this submission is graded on: those of ``chapter`` (``"02"``, the instructor's assignment:
+    ``--chapter``), else of the chapter its file name starts with (``02_*.ipynb``). Never what the notebook
+    records of itself (its metadata is the student's to edit); exercise cells of other chapters pasted into it
+    are not graded: the assignment, not the submission, decides what is marked."""
+    names = for_chapter(str(chapter) if chapter is not None else pathlib.Path(path).name[:2])
     return sorted(set(names), key=lambda n: (EXERCISES[n].chapter, n))
 
 
