@@ -178,6 +178,16 @@ def not_a_function(name, function):
     return ""
 
 
+def argument_kind(argument):
+    """How a check argument is stored and travels (into the sandbox, into the examples): ``array``, ``scalar``
+    (numbers, strings) or ``model`` (a Keras model, as a ``.keras`` file)."""
+    if isinstance(argument, np.ndarray):
+        return "array"
+    if hasattr(argument, "save") and hasattr(argument, "get_weights"):
+        return "model"
+    return "scalar"
+
+
 def examples(name):
     """The public examples of exercise ``name``: ``(inputs, expected, meta)``; ``inputs`` one tuple per check
     (models loaded from their ``.keras`` files), ``expected`` one array per check, ``meta`` the stored

@@ -36,7 +36,7 @@ import numpy as np
 
 from helpers.grading import questions, sandbox, seeds
 from helpers.grading.assignments import exercise_name
-from helpers.grading.exercises import EXERCISES, MARKER
+from helpers.grading.exercises import EXERCISES, MARKER, argument_kind
 from helpers.grading.references import check_inputs, score_outputs
 from helpers.grading.report import print_table, printable, submission_problem, write_report
 from helpers.grading.preamble import notebook_preamble
@@ -53,15 +53,6 @@ _MAX_OUTPUT_VALUES = 10**7
 CHAPTERS = sorted({exercise.chapter for exercise in EXERCISES.values()})
 #: Seconds of silence from the sandbox's supervisor before the grader kills the sandbox from outside.
 SILENCE = 10.0
-
-
-def _kind(argument):
-    """How a check argument travels into the sandbox: ``array``, ``scalar`` (numbers, strings) or ``model``."""
-    if isinstance(argument, np.ndarray):
-        return "array"
-    if hasattr(argument, "save") and hasattr(argument, "get_weights"):  # a Keras model
-        return "model"
-    return "scalar"
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,7 +75,7 @@ def write_job(workdir, cells, cell_timeout, seed, imports=None):
         inputs[name] = check_inputs(name, seed)
         kinds = []
         for index, arguments in enumerate(inputs[name]):
-            kinds.append([_kind(a) for a in arguments])
+            kinds.append([argument_kind(a) for a in arguments])
             for j, a in enumerate(arguments):
                 key = f"{name}__{index}__{j}"
                 if kinds[-1][j] == "model":  # a network travels as a .keras file, loaded inside the sandbox

@@ -16,19 +16,11 @@ import sys
 import numpy as np
 
 from helpers.grading.compare import recording
-from helpers.grading.exercises import EXAMPLES, EXERCISES, examples
+from helpers.grading.exercises import EXAMPLES, EXERCISES, argument_kind, examples
 from helpers.grading.references import CHECKS, check_inputs
 
 #: The seed of the public examples (the grader never uses it for a submission: its seeds are secret).
 PUBLIC_SEED = 20260101
-
-
-def _kind(argument):
-    if isinstance(argument, np.ndarray):
-        return "array"
-    if hasattr(argument, "save") and hasattr(argument, "get_weights"):  # a Keras model
-        return "model"
-    return "scalar"
 
 
 def expected_values(name, inputs):
@@ -56,7 +48,7 @@ def write(name, directory=EXAMPLES):
     inputs = check_inputs(name, PUBLIC_SEED)
     arrays, kinds, written = {}, [], []
     for index, arguments in enumerate(inputs):
-        kinds.append([_kind(a) for a in arguments])
+        kinds.append([argument_kind(a) for a in arguments])
         for j, argument in enumerate(arguments):
             key = f"{name}__{index}__{j}"
             if kinds[-1][j] == "model":
