@@ -273,3 +273,89 @@ def test_a_crafted_output_header_is_that_output_s_zero_not_a_crash(tmp_path):
     (tmp_path / "out_normalize_feature_map_0.npy").write_bytes(
         b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\0" * 24)
     assert grade._output(tmp_path, "normalize_feature_map", 0, "ok") == "its output could not be read (TokenError)"
+
+
+DEEP_WRITER = """
+import os
+written, error = 0, None
+try:
+    for _ in range(20):  # a path too long to list (over 4,096 characters)
+        os.mkdir("x" * 250)
+        os.chdir("x" * 250)  # the runner keeps writing its results where it started
+    block = bytes(2**20)
+    for i in range(40):  # 40 files of 50 MiB: 2 GiB if nothing stops it
+        with open(f"f{i}", "wb") as f:
+            for _ in range(50):
+                f.write(block)
+                written += 1
+except OSError as err:
+    error = err.errno
+os.chdir("/sandbox")
+os.system("rm -rf xxxxx*")  # room again for the runner's results
+raise RuntimeError(f"wrote {written} MiB, errno {error}")"""
+
+
+def test_space_hidden_under_paths_too_long_to_list_is_refused_by_the_kernel(tmp_path):
+    import errno
+
+    from test_grading_isolation import cheat
+
+    if os.geteuid() != 0:
+        pytest.skip("only a root grader mounts the sandbox directory's own tmpfs (README)")
+    (tmp_path / "probe").mkdir()
+    with sandbox.own_disk(tmp_path / "probe") as mounted:
+        if not mounted:
+            pytest.skip("mounting a tmpfs is not allowed here: the poll alone limits the disk (README)")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    before = os.statvfs(scratch)
+    path = cheat(tmp_path, DEEP_WRITER)
+    os.environ["TMPDIR"], old = str(scratch), os.environ.get("TMPDIR")
+    try:
+        import tempfile
+
+        tempfile.tempdir = None
+        report = grade.grade(path, cell_timeout=30, total_timeout=120)
+    finally:
+        os.environ.pop("TMPDIR") if old is None else os.environ.__setitem__("TMPDIR", old)
+        tempfile.tempdir = None
+    after = os.statvfs(scratch)
+    messages = " ".join(m for r in report["exercises"] for m in r["messages"])
+    assert "wrote " in messages, messages
+    written = int(messages.split("wrote ")[1].split(" MiB")[0])
+    assert f"errno {errno.ENOSPC}" in messages and written <= sandbox.LIMITS["disk"] // 2**20, messages
+    assert (before.f_bfree - after.f_bfree) * before.f_frsize < 64 * 2**20  # nothing of it reached the disk
+    assert list(scratch.iterdir()) == []
+
+
+def test_magics_and_continuation_lines_are_read_as_the_notebook_reads_them(tmp_path):
+    import nbformat
+
+    from helpers.grading import assignments
+    from test_grading_isolation import REFERENCE
+
+    solved = nbformat.read(REFERENCE, as_version=4)
+    cell = next(c for c in solved.cells if assignments.exercise_name(c) == "normalize_feature_map")
+    cell.source = cell.source.replace("    if np.ptp(channel) == 0:", "    flat = (np.ptp(channel)\n"
+                                      "            == 0)\n    listing = %ls\n    !echo hi\n    if flat:", 1)
+    nbformat.write(solved, tmp_path / "02_activations.ipynb")
+    record = next(r for r in grade.grade(tmp_path / "02_activations.ipynb", cell_timeout=10)["exercises"]
+                  if r["exercise"] == "normalize_feature_map")
+    assert record["score"] == record["points"], record["messages"]
+
+
+def test_crafted_cells_cost_the_grader_no_time_before_the_sandbox(tmp_path):
+    import nbformat
+
+    from helpers.grading import assignments
+    from helpers.grading.preamble import notebook_preamble
+    from test_grading_isolation import REFERENCE
+
+    solved = nbformat.read(REFERENCE, as_version=4)
+    first = next(i for i, c in enumerate(solved.cells) if assignments.exercise_name(c))
+    crafted = ["x = %ls\n" * 12_000, "y = " + "-" * 400 + "1\nimport os"]  # IPython's passes; unparse's recursion
+    for k, source in enumerate(crafted):
+        solved.cells.insert(first + k, nbformat.v4.new_code_cell(source))
+    started = time.monotonic()
+    assert "import os" in notebook_preamble(solved, "normalize_feature_map")
+    assert time.monotonic() - started < 5

@@ -40,7 +40,7 @@ from helpers.grading.exercises import EXERCISES, MARKER, argument_kind
 from helpers.grading.references import check_inputs, score_outputs
 from helpers.grading.report import print_table, printable, submission_problem, write_report
 from helpers.grading.preamble import notebook_preamble
-from helpers.grading.submission import (expected_exercises, python_source, read_submission, write_beside,
+from helpers.grading.submission import (expected_exercises, read_submission, write_beside,
                                         regular_file)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # some checks compare with TensorFlow code
@@ -83,7 +83,7 @@ def write_job(workdir, cells, cell_timeout, seed, imports=None):
                 else:
                     arrays[key] = np.asarray(a)
         job["exercises"].append({"name": name, "function": EXERCISES[name].function,
-                                 "source": python_source(source), "arguments": kinds,
+                                 "source": source, "arguments": kinds,
                                  "imports": (imports or {}).get(name, [])})
     (workdir / "job.json").write_text(json.dumps(job))
     np.savez(workdir / "inputs.npz", **arrays)
@@ -121,11 +121,13 @@ def _output(workdir, name, index, status):
 
 @contextlib.contextmanager
 def _workdir():
-    """A fresh sandbox directory, removed afterwards by ``rm -rf`` (thousands of nested directories
-    left by a submission would exhaust ``shutil.rmtree``'s recursion)."""
+    """A fresh sandbox directory (its own tmpfs for a root grader: :func:`helpers.grading.sandbox.own_disk`),
+    removed afterwards by ``rm -rf`` (thousands of nested directories left by a submission would exhaust
+    ``shutil.rmtree``'s recursion)."""
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="grade-"))
     try:
-        yield tmp
+        with sandbox.own_disk(tmp):  # a root grader: a tmpfs of the disk limit, enforced by the kernel
+            yield tmp
     finally:
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(tmp)], check=False)
 
@@ -151,11 +153,13 @@ def run_submission(cells, cell_timeout, total_timeout, seed, isolate=True, impor
             exercise, raw = EXERCISES[name], results.get(name)
             raw = raw if isinstance(raw, dict) else {}
             statuses = raw.get("outputs") if isinstance(raw.get("outputs"), list) else []
+            statuses = [x[:300] if isinstance(x, str) else x for x in statuses[:len(inputs[name]) + 1]]
             cut_short = name in results and len(statuses) < len(inputs[name])  # the process ended in this exercise
             statuses = (statuses + [None] * len(inputs[name]))[:len(inputs[name])]
             outputs = [_output(workdir, name, i, status) for i, status in enumerate(statuses)]
             messages = []
-            cell_error = raw.get("cell_error")
+            cell_error = raw.get("cell_error")  # what the sandbox wrote: the submission may have forged it
+            cell_error = cell_error[:300] if isinstance(cell_error, str) else None
             if isinstance(cell_error, str) and cell_error.startswith("did not finish"):
                 messages.append(f"your cell {cell_error}")
             elif isinstance(cell_error, str):

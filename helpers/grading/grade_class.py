@@ -149,7 +149,7 @@ def write_csv(reports, path):
     escaped and made inert for spreadsheets: :func:`helpers.grading.report.spreadsheet_cell`)."""
 
     with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, quoting=csv.QUOTE_ALL)  # a ";" in a name cannot start a cell in a ";" locale
         writer.writerow(["submission", "score", "max_score", "seed", "problem"])
         for r in reports:
             writer.writerow([report_files.spreadsheet_cell(r["submission"]), r["score"], r["max_score"], r["seed"],

@@ -14,9 +14,12 @@ only the rlimits of :mod:`helpers.grading.sandbox` apply (the README states both
 
 import os
 import pathlib
+import sys
 import time
 
 ROOT = pathlib.Path("/sys/fs/cgroup")
+#: Tries, 0.05 s apart, to remove a group whose processes were killed (they may take seconds to close).
+REMOVE_TRIES = 600
 
 
 def _writable(path):
@@ -109,7 +112,7 @@ class ControlGroup:
 
     def __exit__(self, *exc):
         for path in self.paths:
-            for _ in range(50):
+            for attempt in range(REMOVE_TRIES):
                 pids = [int(p) for p in (path / "cgroup.procs").read_text().split()] if path.is_dir() else []
                 for pid in pids:
                     try:
@@ -120,5 +123,8 @@ class ControlGroup:
                     path.rmdir()
                     break
                 except OSError:
+                    if attempt == REMOVE_TRIES - 1:  # said once, not silently left behind
+                        print(f"warning: control group {path} could not be removed (processes still in it after "
+                              f"{REMOVE_TRIES * 0.05:.0f} s); remove it with `rmdir {path}`", file=sys.stderr)
                     time.sleep(0.05)
         return False

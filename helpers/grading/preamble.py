@@ -55,17 +55,34 @@ def _assigned(node):
     return names
 
 
+def _parsed(source):
+    """The cell's top-level statements: parsed whole when it is Python; a cell with IPython syntax (``%magic``,
+    ``!cmd``) line by line, keeping the lines that are statements by themselves (IPython's own transformer is
+    not run here, before the sandbox: on a crafted cell it takes minutes)."""
+    try:
+        return ast.parse(source).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        statements = []
+        for line in source.splitlines():
+            if line[:1].isspace() or not line.strip():
+                continue
+            try:
+                statements += ast.parse(line).body
+            except (SyntaxError, ValueError, MemoryError, RecursionError):  # a magic, or part of a longer statement
+                continue
+        return statements
+
+
 def _statements(source):
     """``[(kind, text, names)]`` of one cell's top-level statements: ``import``, ``constant`` or ``other``."""
-    from helpers.grading.submission import python_source
-
-    try:
-        tree = ast.parse(python_source(source))
-    except (SyntaxError, ValueError, MemoryError, RecursionError):  # a broken cell contributes nothing
-        return []
     found = []
-    for node in tree.body:
-        text = ast.unparse(node)
+    for node in _parsed(source):
+        try:
+            text = ast.unparse(node)
+            names = _assigned(node)
+        except (RecursionError, MemoryError, ValueError):  # deeply nested: not a statement to run, but it binds
+            found.append(("other", "", {t.id for t in ast.walk(node) if isinstance(t, ast.Name)}))
+            continue
         if isinstance(node, ast.Import) or (isinstance(node, ast.ImportFrom) and node.level == 0):
             kind = "import" if "*" not in text else "other"
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None and _literal(node.value):
@@ -73,7 +90,7 @@ def _statements(source):
             kind = "constant" if all(_names(t) is not None for t in targets) else "other"
         else:
             kind = "other"
-        found.append((kind, text, _assigned(node)))
+        found.append((kind, text, names))
     return found
 
 

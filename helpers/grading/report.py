@@ -9,7 +9,7 @@ reaches the instructor: the terminal, the class CSV (:func:`spreadsheet_cell`), 
 import json
 import os
 import pathlib
-import re
+import unicodedata
 import secrets
 import tempfile
 
@@ -57,15 +57,18 @@ def submission_problem(path):
     return ""
 
 
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+def _hidden(char):
+    """Control characters (C0, DEL, C1) and Unicode format and separator characters (categories Cf, Zl, Zp:
+    bidirectional marks and overrides, zero-width joiners, U+2028/2029 line and paragraph separators, BOM)."""
+    return ord(char) < 0x20 or 0x7f <= ord(char) <= 0x9f or unicodedata.category(char) in ("Cf", "Zl", "Zp")
 
 
 def printable(text):
-    """``text`` with control characters shown as ``\\xNN`` / ``\\uNNNN``: a student's error message cannot move the
-    cursor, recolour, clear or fake lines of the instructor's terminal (escape sequences, carriage returns,
-    newlines, bidirectional overrides)."""
-    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}",
-                            str(text))
+    """``text`` with control, format and separator characters shown as ``\\xNN`` / ``\\uNNNN``: a student's error
+    message cannot move the cursor, recolour, clear or fake lines of the instructor's terminal (escape sequences,
+    carriage returns, newlines, line separators, bidirectional overrides)."""
+    return "".join((f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}") if _hidden(c) else c
+                   for c in str(text))
 
 
 #: First characters that make a spreadsheet read a cell as a formula (``=HYPERLINK(...)``, ``+cmd|...``,

@@ -30,6 +30,7 @@ package to install) unless ``isolate=False`` is passed on purpose: the code then
 in a plain child process and can read and write whatever its user can.
 """
 
+import contextlib
 import os
 import pathlib
 import pwd
@@ -49,9 +50,12 @@ MOUNT_POINT = "/sandbox"
 FILE_SIZE_LIMIT = 64 * 2**20
 #: Limits of a sandboxed run, stated in the README.
 LIMITS = {"memory": 2 * 2**30, "processes": 256, "cpus": 1, "address space": 4 * 2**30, "file size": FILE_SIZE_LIMIT,
-          "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20, "disk": 256 * 2**20, "files": 10_000}
+          "/tmp": 64 * 2**20, "/dev/shm": 16 * 2**20, "disk": 256 * 2**20, "files": 10_000,
+          "open files": 1024}
 #: How often the sandbox directory's size is measured while the code runs (seconds).
 DISK_POLL = 0.05
+#: At most this long (seconds) is spent per poll on the files the sandbox's processes hold open.
+UNLINKED_SCAN = 0.5
 #: The first line of the output of a run stopped for writing too much.
 DISK_STOP = "[sandbox stopped: the sandbox directory grew past its limit]"
 #: The first line of the output of a run stopped because its supervisor went silent (:func:`run`).
@@ -209,6 +213,7 @@ def _limits(processes=None):
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (LIMITS["address space"], LIMITS["address space"]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LIMITS["open files"], LIMITS["open files"]))
     if processes is not None:
         resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
@@ -262,7 +267,10 @@ def unlinked_bytes(pids):
     """Bytes held by files that the processes ``pids`` keep open after deleting them (and by their memfds):
     space no directory listing shows."""
     seen, total = set(), 0
+    deadline = time.monotonic() + UNLINKED_SCAN
     for pid in pids:
+        if time.monotonic() > deadline:  # each process holds at most LIMITS["open files"]; the rest waits a poll
+            break
         try:
             fds = os.listdir(f"/proc/{pid}/fd")
         except OSError:  # ended meanwhile
@@ -385,6 +393,26 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
         tail = out.read(2000).decode("utf-8", "replace")
     stop = {"disk": DISK_STOP, "stall": STALL_STOP}.get(why)
     return code, (stop + "\n" + tail) if stop else tail
+
+
+@contextlib.contextmanager
+def own_disk(directory):
+    """Mount a tmpfs of ``LIMITS["disk"]`` bytes and ``LIMITS["files"]`` inodes on the empty ``directory`` for the
+    ``with`` block (a root grader; unmounted afterwards): the kernel then refuses every byte and every file past
+    the limits however they are hidden (paths too long to list, deleted files passed over a socket, folder
+    blocks), and nothing reaches the host's disk. Yields True when mounted, False where mounting is not allowed
+    (not root, or a container without ``CAP_SYS_ADMIN``): then only the poll of :func:`run` limits the disk."""
+    directory = pathlib.Path(directory)
+    mounted = False
+    if os.geteuid() == 0 and shutil.which("mount"):
+        options = (f"size={LIMITS['disk']},nr_inodes={LIMITS['files'] + 100},mode=0700,nosuid,nodev,noexec")
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "course-grade", str(directory)],
+                                 capture_output=True).returncode == 0
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "--lazy", str(directory)], capture_output=True, check=False)
 
 
 def exit_cleanly_on_sigterm():

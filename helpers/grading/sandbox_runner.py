@@ -36,6 +36,8 @@ BEAT = 0.5
 #: Written by the supervisor when it killed the worker (the grader reads it for the message).
 STOPPED = "stopped.json"
 _STEP = b"B"
+#: The sandbox directory, as it was when the runner started (the student's code may change the working folder).
+_HOME = os.getcwd()
 _step_pipe = None
 
 
@@ -78,7 +80,7 @@ def _argument(inputs, key, kind, models):
         if key not in models:
             import keras  # only exercises that take a model pay for importing it
 
-            models[key] = keras.saving.load_model(f"{key}.keras", compile=False, safe_mode=True)
+            models[key] = keras.saving.load_model(_here(f"{key}.keras"), compile=False, safe_mode=True)
         return models[key]
     value = inputs[key]
     return value.item() if kind == "scalar" else value
@@ -116,13 +118,46 @@ class _AbsentCourse:
         return None
 
 
+class _NoShell:
+    """What ``get_ipython()`` returns here: IPython's line and shell commands of a cell (``%matplotlib inline``,
+    ``!pip install ...``, ``x = %ls``) do nothing when grading, as the student version says."""
+
+    def run_line_magic(self, *arguments, **options):
+        return None
+
+    def run_cell_magic(self, *arguments, **options):
+        return None
+
+    def system(self, *arguments, **options):
+        return None
+
+    def getoutput(self, *arguments, **options):
+        return []
+
+
+def _as_python(source):
+    """A cell as Python: unchanged when it compiles, else through IPython's own transformer (in here, under the
+    step's time limit: on a crafted cell it can take minutes)."""
+    try:
+        compile(source, "<cell>", "exec")
+        return source
+    except SyntaxError:
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        return TransformerManager().transform_cell(source)
+
+
 def _display(*objects, **options):
     """IPython's ``display``, which every notebook has: here it prints what it is given."""
     print(*objects)
 
 
+def _here(name):
+    return os.path.join(_HOME, name)
+
+
 def _save(results):
-    with open("results.json", "w") as f:
+    with open(_here("results.json"), "w") as f:
         json.dump(results, f)
 
 
@@ -173,7 +208,7 @@ def supervise(job, heartbeat):
             return os.waitstatus_to_exitcode(status)
         if time.monotonic() - started > limit:
             os.kill(pid, signal.SIGKILL)
-            with open(STOPPED, "w") as f:
+            with open(_here(STOPPED), "w") as f:
                 json.dump({"limit": limit, "steps": accepted}, f)
             break
     _, status = os.waitpid(pid, 0)
@@ -195,7 +230,9 @@ def work(job):
     signal.signal(signal.SIGALRM, _alarm)
     limit = float(job["cell_timeout"])
     sys.meta_path.append(_AbsentCourse(job.get("course_modules", [])))
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": _display}
+    shell = _NoShell()
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__, "display": _display,
+                 "get_ipython": lambda: shell}
     results, models = {}, {}
     for exercise in job["exercises"]:
         name = exercise["name"]
@@ -206,7 +243,8 @@ def work(job):
             if failed:
                 record.setdefault("imports_not_run", []).append(line)
         code = exercise["source"]
-        _, record["cell_error"] = _limited(limit, lambda: exec(compile(code, f"<exercise {name}>", "exec"), namespace))
+        _, record["cell_error"] = _limited(limit, lambda: exec(compile(_as_python(code), f"<exercise {name}>", "exec"),
+                                                               namespace))
         function = namespace.get(exercise["function"])
         stuck = None
         for index, kinds in enumerate(exercise["arguments"]):
@@ -221,7 +259,7 @@ def work(job):
             if error is None:
                 value, error = _limited(limit, lambda: np.asarray(function(*arguments), dtype=np.float64))
             if error is None:
-                np.save(f"out_{name}_{index}.npy", value, allow_pickle=False)
+                np.save(_here(f"out_{name}_{index}.npy"), value, allow_pickle=False)
             elif error.startswith("did not finish"):
                 stuck = error
             record["outputs"].append(error or "ok")

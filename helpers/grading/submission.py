@@ -1,17 +1,16 @@
 """What the grader reads of a submission, before any of it runs: the notebook file (regular files
-only, size-capped, reached without following a link), the exercises the assignment grades, each
-exercise cell as plain Python, and the notebook's import lines that run before it.
+only, size-capped, reached without following a link) and the exercises the assignment grades (the
+earlier cells' imports and constants: :mod:`helpers.grading.preamble`; IPython syntax in a cell is
+turned into Python inside the sandbox, :mod:`helpers.grading.sandbox_runner`).
 """
 
 import errno
 import os
 import pathlib
-import re
 import stat
 
 import nbformat
 
-from helpers.grading.assignments import exercise_name
 from helpers.grading.exercises import EXERCISES, for_chapter
 
 #: Bound on the work done before the sandbox: a submitted file (the rendered chapters are under 3 MiB).
@@ -248,38 +247,3 @@ def expected_exercises(path, nb, chapter=None):
     names = for_chapter(str(chapter) if chapter is not None else pathlib.Path(path).name[:2])
     return sorted(set(names), key=lambda n: (EXERCISES[n].chapter, n))
 
-
-def python_source(source):
-    """Cell source as plain Python (IPython magics become ``get_ipython()`` calls, which fail in the sandbox)."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    lines = source.splitlines()
-    for i, line in enumerate(lines):  # `%matplotlib inline`, `!pip ...`: notebook commands, not the answer
-        if line.lstrip().startswith(("%", "!")):
-            lines[i] = line[:len(line) - len(line.lstrip())] + "pass  # a notebook command, not run by the grader"
-    source = "\n".join(lines)
-    try:
-        return TransformerManager().transform_cell(source)
-    except Exception:  # a cell IPython cannot parse is left as it is; compiling it reports the error
-        return source
-
-
-#: Bounds on the import lines of earlier cells that are run before an exercise cell.
-MAX_IMPORT_LINES, MAX_IMPORT_CHARS = 50, 200
-_IMPORT_RE = re.compile(r"^(import\s+[\w.]+(\s+as\s+\w+)?(\s*,\s*[\w.]+(\s+as\s+\w+)?)*"
-                        r"|from\s+[\w.]+\s+import\s+[\w*]+(\s+as\s+\w+)?(\s*,\s*\w+(\s+as\s+\w+)?)*)\s*(#.*)?$")
-
-
-def notebook_imports(nb, name):
-    """The top-level import lines (``import x``, ``from x import y``; nothing else, one statement per
-    line) of the code cells before exercise ``name``'s cell: run before it when grading, so an answer
-    may rely on the notebook's imports as it did when the student ran it."""
-    lines = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if exercise_name(cell) == name:
-            break
-        lines += [line.strip() for line in cell.source.splitlines()
-                  if len(line) <= MAX_IMPORT_CHARS and _IMPORT_RE.match(line)]
-    return list(dict.fromkeys(lines))[:MAX_IMPORT_LINES]
