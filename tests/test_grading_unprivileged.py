@@ -4,7 +4,7 @@ The rest of the suite runs as whoever runs it: in CI and in containers that is r
 control group limits memory and processes. An instructor without root gets no control group;
 then the sandbox relies on its rlimits (``RLIMIT_NPROC`` counted from the user's own processes,
 the address space per process) and on the disk poll. This test runs the attack tests of
-``test_sandbox_hardening.py`` and ``test_grading_isolation.py`` as ``nobody`` so that both
+``test_sandbox_hardening.py``, ``test_grading_isolation.py`` and ``test_grading_host.py`` as ``nobody`` so that both
 paths are exercised on every run. Run as root, it drops to ``nobody`` with ``setpriv``; a Python
 installation under a directory ``nobody`` cannot enter (``/root/.pyenv`` in a container) is made
 reachable by a private mount namespace (bubblewrap, as root) that shows only that installation.
@@ -30,7 +30,10 @@ for _ in range(300):
 print("holding 300 threads", flush=True)
 time.sleep(1200)
 """
-ATTACK_TESTS = ["tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py"]
+ATTACK_TESTS = [
+    "tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py", "tests/test_grading_host.py"]
+#: Why an attack test may skip as nobody: what only a root grader does (its own uid, its tmpfs, CPU quotas).
+ROOT_ONLY = ("only a root grader", "no cpu controller can be written here")
 
 
 def _closed_ancestor(path):
@@ -68,7 +71,7 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
     home = pathlib.Path(tempfile.mkdtemp(prefix="grade-as-nobody-"))
     try:
         home.chmod(0o777)
-        argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+        argv = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-o", "addopts=",
                 f"--basetemp={home / 'tmp'}", "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *ATTACK_TESTS]
         probe = [sys.executable, "-c", "from helpers.grading import limits, sandbox\n"
                  "print('bounded', limits.memory_bounded())\ntry:\n    sandbox.ensure_works()\n"
@@ -94,4 +97,6 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
         assert "bounded True" in refused.stdout and "refused" not in refused.stdout, refused.stdout
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert " passed" in summary and "skipped" not in summary and "failed" not in summary, summary
+    assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    skips = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all(any(reason in line for reason in ROOT_ONLY) for line in skips), skips
