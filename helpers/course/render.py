@@ -27,7 +27,7 @@ import time
 import nbformat
 import yaml
 
-from helpers.claims import count_checked
+from helpers.claims import LOG_VARIABLE, count_checked, count_findings
 from helpers.data.registry import REPO_ROOT
 from helpers.course.report import build_report, to_html
 
@@ -122,8 +122,19 @@ def missing_data(names):
     return ""
 
 
+def read_claims_log(path):
+    """The claim records (dicts) a render wrote to ``path`` (:data:`helpers.claims.LOG_VARIABLE`)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def render_one(path, params, build_dir, timeout, update_references):
-    """Execute one chapter; return ``(status, seconds, message, claims)`` (claims: checked claims that held)."""
+    """Execute one chapter; return ``(status, seconds, message, claims)`` (claims: checked claims that held).
+
+    The chapter's claims are also logged, one JSON line each, to ``build_dir/claims/<chapter>.jsonl``
+    (:func:`read_claims_log`); a claim that did not hold under changed parameters is a finding there.
+    """
     import papermill
 
     from helpers.data.registry import is_fixture
@@ -137,9 +148,13 @@ def render_one(path, params, build_dir, timeout, update_references):
     declared = declared_parameters(path)
     chosen = {k: v for k, v in params.items() if k in declared}
     partial = build_dir / f".{path.stem}.partial.ipynb"
+    log = build_dir / "claims" / f"{path.stem}.jsonl"
+    log.parent.mkdir(exist_ok=True)
+    log.unlink(missing_ok=True)
     start = time.perf_counter()
-    saved = os.environ.get("COURSE_PROGRESS")
+    saved = {name: os.environ.get(name) for name in ("COURSE_PROGRESS", LOG_VARIABLE)}
     os.environ["COURSE_PROGRESS"] = "0"  # the kernel inherits it: no half-drawn bars in stored outputs
+    os.environ[LOG_VARIABLE] = str(log)
     try:
         papermill.execute_notebook(
             str(path), str(partial), parameters=chosen, kernel_name="python3",
@@ -151,10 +166,11 @@ def render_one(path, params, build_dir, timeout, update_references):
             os.replace(partial, build_dir / f"{path.stem}.failed.ipynb")
         return "FAILED", seconds, f"{path.name}, {describe_failure(err)}", 0
     finally:
-        if saved is None:
-            os.environ.pop("COURSE_PROGRESS", None)
-        else:
-            os.environ["COURSE_PROGRESS"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     seconds = time.perf_counter() - start
     nb = nbformat.read(partial, as_version=4)
     claims = count_checked(nb)
@@ -179,7 +195,12 @@ def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_referenc
         status, seconds, message, claims = render_one(path, params, build_dir, timeout, update_references)
         if message:
             print(f"    {status}: {message}", file=sys.stderr, flush=True)
+        chosen = {k: v for k, v in params.items() if k in declared_parameters(path)}
+        findings = sum(r["status"] == "finding" for r in read_claims_log(build_dir / "claims" / f"{path.stem}.jsonl"))
+        if findings:
+            print(f"    {findings} finding(s): claims that do not hold for these parameters", flush=True)
         results.append({"chapter": path.stem, "status": status, "seconds": round(seconds, 1), "claims": claims,
+                        "findings": findings if status == "ok" else 0, "parameters": chosen,
                         "error": message, "rendered": time.strftime("%Y-%m-%d %H:%M")})
     return results
 
@@ -187,11 +208,12 @@ def render(notebooks, params, build_dir=BUILD_DIR, timeout=None, update_referenc
 def print_summary(results):
     """Print the chapter / status / seconds table."""
     width = max(len(r["chapter"]) for r in results)
-    print(f"\n{'chapter':<{width}}  status   seconds  claims")
+    print(f"\n{'chapter':<{width}}  status   seconds  claims  findings")
     for r in results:
-        print(f"{r['chapter']:<{width}}  {r['status']:<7}  {r['seconds']:>7.1f}  {r.get('claims', 0):>6}")
+        print(f"{r['chapter']:<{width}}  {r['status']:<7}  {r['seconds']:>7.1f}  {r.get('claims', 0):>6}  "
+              f"{r.get('findings', 0):>8}")
     print(f"{'total':<{width}}  {'':<7}  {sum(r['seconds'] for r in results):>7.1f}  "
-          f"{sum(r.get('claims', 0) for r in results):>6}")
+          f"{sum(r.get('claims', 0) for r in results):>6}  {sum(r.get('findings', 0) for r in results):>8}")
 
 
 def write_summary(path, results):
