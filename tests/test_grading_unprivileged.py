@@ -5,7 +5,8 @@ control group limits memory and processes. An instructor without root gets no co
 then the sandbox relies on its rlimits (``RLIMIT_NPROC`` counted from the user's own processes,
 the address space per process) and on the disk poll. This test runs the attack tests of
 ``test_sandbox_hardening.py``, ``test_grading_isolation.py`` and ``test_grading_host.py`` as ``nobody`` so that both
-paths are exercised on every run. Run as root, it drops to ``nobody`` with ``setpriv``; a Python
+paths are exercised on every run (all but ``HOST_SIDE``: tests of the grader's own reading and writing on
+the host, the same code whoever grades). Run as root, it drops to ``nobody`` with ``setpriv``; a Python
 installation under a directory ``nobody`` cannot enter (``/root/.pyenv`` in a container) is made
 reachable by a private mount namespace (bubblewrap, as root) that shows only that installation.
 """
@@ -34,6 +35,22 @@ ATTACK_TESTS = [
     "tests/test_sandbox_hardening.py", "tests/test_grading_isolation.py", "tests/test_grading_host.py"]
 #: Why an attack test may skip as nobody: what only a root grader does (its own uid, its tmpfs, CPU quotas).
 ROOT_ONLY = ("only a root grader", "no cpu controller can be written here")
+#: Tests of what the grader reads and writes on the host before and after the sandbox (paths, cells, seeds,
+#: keys, scores, result files): the same code runs whoever grades, so they run once, as root.
+HOST_SIDE = (
+    "test_a_symlinked_submission_is_refused", "test_instructor_paths_a_student_module",
+    "test_the_assignment_not_the_submission_decides", "test_honest_notebook_habits_are_graded_fairly",
+    "test_check_inputs_change_with_the_seed", "test_scores_are_capped_at_the_points",
+    "test_without_bubblewrap_grading_refuses", "test_nbgrader_without_bubblewrap",
+    "test_knowing_the_recorded_seed", "test_a_key_file_others_can_read", "test_the_answer_below_a_stub",
+    "test_a_crafted_output_header", "test_magics_and_continuation_lines", "test_crafted_cells_cost_the_grader")
+
+
+def test_each_host_side_name_selects_a_test_of_the_attack_files():
+    names = [line.split("(")[0][4:] for path in ATTACK_TESTS for line in (REPO / path).read_text().splitlines()
+             if line.startswith("def test_")]
+    for prefix in HOST_SIDE:
+        assert sum(name.startswith(prefix) for name in names) == 1, prefix
 
 
 def _closed_ancestor(path):
@@ -72,7 +89,8 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
     try:
         home.chmod(0o777)
         argv = [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-o", "addopts=",
-                f"--basetemp={home / 'tmp'}", "-W", "ignore::pytest.PytestUnraisableExceptionWarning", *ATTACK_TESTS]
+                f"--basetemp={home / 'tmp'}", "-W", "ignore::pytest.PytestUnraisableExceptionWarning",
+                "-k", "not (" + " or ".join(HOST_SIDE) + ")", *ATTACK_TESTS]
         probe = [sys.executable, "-c", "from helpers.grading import limits, sandbox\n"
                  "print('bounded', limits.memory_bounded())\ntry:\n    sandbox.ensure_works()\n"
                  "except sandbox.SandboxUnavailable as err:\n    print('refused', err)"]
@@ -98,5 +116,6 @@ def test_the_attacks_earn_nothing_when_an_unprivileged_user_grades():
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    assert " deselected" in summary, summary  # the host-side tests, and only those (checked below)
     skips = [line for line in done.stdout.splitlines() if line.startswith("SKIPPED")]
     assert all(any(reason in line for reason in ROOT_ONLY) for line in skips), skips
