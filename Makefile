@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_ARRAYS)/PROVENANCE.md),)
 export COURSE_DATA_ARRAYS ?= $(SHARED_ARRAYS)
 endif
 
-.PHONY: all render test data mnist lab lab-instructor report-instructor lock clean student-kit
+.PHONY: all render test data mnist lab lab-instructor report report-instructor lock clean student-kit
 
 all: render
 
@@ -56,6 +56,10 @@ lab: $(STAMP)
 ## lab-instructor: the chapter sources themselves, solutions and rubrics included
 lab-instructor: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
+
+## report: build/index.html, the readers' report, from the committed notebooks (nothing executed)
+report: $(STAMP)
+	$(PY) -m helpers.course.report --from-notebooks
 
 ## report-instructor: build/instructor/, the report with solutions and rubrics (build/ is the readers' report)
 report-instructor: $(STAMP)

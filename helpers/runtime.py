@@ -21,18 +21,28 @@ TF_ENV = {
 }
 
 #: matplotlib defaults shared by every figure of the course.
+#:
+#: Sized for the two places figures are read: the report (1134 px of output width in a 1280 px
+#: window) and JupyterLab (about 830 px; it shrinks a wider image to fit). A font of ``pt``
+#: points shows ``pt * dpi / 72`` px tall, times the shrink factor of a figure wider than its
+#: place. At 120 dpi a 6 pt tile title is 10 px and a 10 pt title 16.7 px in the report, for
+#: every figure up to 9.4 in wide (1134 / 120); the default figure, 6.8 in x 120 = 816 px, fits
+#: JupyterLab unshrunk. Figures wider than their place shrink to it whatever the dpi, so there
+#: the font size in points decides: tick and legend text is 9 pt, 10.8 px in JupyterLab for the
+#: course's median figure (9.6 in). Titles their helpers set smaller (``fontsize=6``) stay under
+#: 10 px in such figures: only a larger size there can fix that.
 PLOT_STYLE = {
-    "figure.dpi": 80,
-    "savefig.dpi": 80,
-    "figure.figsize": (8.0, 4.0),
+    "figure.dpi": 120,
+    "savefig.dpi": 120,
+    "figure.figsize": (6.8, 3.4),
     "image.cmap": "gray",
     "image.interpolation": "nearest",
     "axes.titlesize": 10,
-    "axes.labelsize": 9,
+    "axes.labelsize": 10,
     "figure.titlesize": 12,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "legend.fontsize": 8,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "legend.fontsize": 9,
     "svg.hashsalt": "cnn-vis-course",  # stable ids in saved SVGs
 }
 
