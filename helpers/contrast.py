@@ -7,6 +7,8 @@ re-exports them.
 
 import numpy as np
 
+from helpers.runtime import legible_fontsize
+
 
 def enhance_contrast(images, low=1.0, high=99.0):
     """Per-image percentile stretch: the ``low``-th percentile to 0, the ``high``-th to 1 (seed 004's
@@ -50,7 +52,7 @@ def show_plain_and_enhanced(images, titles, suptitle, ncols=8, size=1.1):
         for r, (img, title) in enumerate(((plain, titles[k]), (strong, "local contrast"))):
             shown = img[..., 0] if img.shape[-1] == 1 else img
             axes[row + r, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
-            axes[row + r, col].set_title(title, fontsize=7)
+            axes[row + r, col].set_title(title, fontsize=legible_fontsize(fig, largest=9))
     fig.suptitle(suptitle)
     fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.arguments import finite_array, positive_int
+from helpers.runtime import legible_fontsize
 
 
 def normalize_channel(channel):
@@ -82,7 +83,7 @@ def feature_map_grid(activation, ncols=16, mode="normalized", title=None, size=0
             ax.imshow(normalize_channel(activation[..., c]), cmap="viridis", vmin=0, vmax=255)
         else:
             image = ax.imshow(activation[..., c], cmap="viridis", vmin=vmin, vmax=vmax)
-        ax.set_title(str(c), fontsize=6, pad=1)
+        ax.set_title(str(c), fontsize=legible_fontsize(fig, largest=size * 72 * 0.4), pad=1)
     if image is not None:
         fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="activation")
     if title:
@@ -143,10 +144,11 @@ def show_most_activated(images, activations_by_layer, titles=None, suptitle=None
     for row in range(n):
         image = images[row]
         axes[row, 0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
-        axes[row, 0].set_title(titles[row] if titles is not None else f"image {row}", fontsize=7)
+        axes[row, 0].set_title(titles[row] if titles is not None else f"image {row}",
+                                fontsize=legible_fontsize(fig, largest=9))
         for ax, (name, (best, mean)) in zip(axes[row, 1:], choices.items()):
             shown = ax.imshow(activations_by_layer[name][row][..., best[row]], cmap="viridis")
-            ax.set_title(f"{name} ch {best[row]} (mean {mean[row]:.2f})", fontsize=7)
+            ax.set_title(f"{name} ch {best[row]} (mean {mean[row]:.2f})", fontsize=legible_fontsize(fig, largest=8))
             fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
     for ax in axes.flat:
         ax.set_xticks([])

@@ -8,10 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from helpers.arguments import unit_position
+from helpers.arguments import check_seed, unit_position
 from helpers.modelparts import (channel_indices, find_layer, get_layer, layer_model, layer_names, positive_int,
                                positive_number, spatial_shape)
 from helpers.progress import progress as progress_bar
+from helpers.runtime import legible_fontsize
 
 __all__ = ["conv_layer", "kernels", "plot_kernels", "closed_form_optimum", "layer_model", "channel_indices",
            "gradient_ascent", "piecewise_optimum", "stretch", "high_frequency_energy"]
@@ -66,7 +67,7 @@ def plot_kernels(model, layer, ncols=16, size=0.7):
             ax.imshow((w - w.min()) / (np.ptp(w) or 1.0))
         else:
             image = ax.imshow(w[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(str(k), fontsize=6, pad=1)
+        ax.set_title(str(k), fontsize=legible_fontsize(fig, largest=size * 72 * 0.4), pad=1)
     if image is not None:
         fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01,
                      label="weight" if cin == 1 else "mean weight over input channels")
@@ -159,7 +160,7 @@ def gradient_ascent(model, layer, channels=None, steps=100, step_size=1.0, posit
         if spatial != 2:
             raise ValueError(f"layer {name} has no spatial maps (output {tuple(out_shape[1:])}): leave position=None")
         row, col = unit_position(position, out_shape, name)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     shape = (len(channels),) + spatial_shape(model)
     images = tf.Variable(0.5 + noise * (rng.random(shape, dtype=np.float32) - 0.5))
     # image k looks at filter channels[k]: a one-hot row per image, broadcast over the spatial axes
@@ -240,7 +241,7 @@ def piecewise_optimum(model, layer, channels, position, rho, iterations=400, dam
         norms = np.linalg.norm(v.reshape(len(v), -1), axis=1).reshape(-1, 1, 1, 1)
         return (rho * v / np.maximum(norms, 1e-12)).astype(np.float32)
 
-    x = onto_sphere(np.random.default_rng(seed).normal(size=(len(channels),) + spatial_shape(model)))
+    x = onto_sphere(np.random.default_rng(check_seed(seed)).normal(size=(len(channels),) + spatial_shape(model)))
     values = []
     for _ in range(iterations):
         value, grad = value_and_gradient(x)

@@ -6,6 +6,8 @@ from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
+from helpers.runtime import legible_fontsize
+
 
 def overlay(image, heatmap, alpha=0.8, cmap="magma"):
     """A heatmap in [0, 1] over the greyscale version of an image; returns RGB in [0, 1].
@@ -57,20 +59,21 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
     fig, axes = plt.subplots(rows, n, figsize=(size * n + 0.9, size * rows * 1.02 + 0.5), squeeze=False,
                              layout="constrained")
     fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
+    font = legible_fontsize(fig, largest=10)
     for col in range(n):
         shown = images[col][..., 0] if images.shape[-1] == 1 else images[col]
         axes[0, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
-        axes[0, col].set_title(titles[col] if titles is not None else f"image {col}", fontsize=7)
+        axes[0, col].set_title(titles[col] if titles is not None else f"image {col}", fontsize=font)
     for row, (name, method_maps) in enumerate(maps.items(), start=1):
         for col in range(n):
             axes[row, col].imshow(overlay(images[col], method_maps[col], alpha))
             if masks is not None:
                 axes[row, col].contour(masks[col], levels=[0.5], colors="white", linewidths=0.5)
-        axes[row, 0].set_ylabel(name, fontsize=7)
+        axes[row, 0].set_ylabel(name, fontsize=font)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].set_ylabel("input", fontsize=7)
+    axes[0, 0].set_ylabel("input", fontsize=font)
     fig.colorbar(ScalarMappable(Normalize(0, 1), "magma"), ax=axes, fraction=0.04, shrink=0.5, pad=0.01,
                  label="attribution")
     if suptitle:

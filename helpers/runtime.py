@@ -47,6 +47,28 @@ PLOT_STYLE = {
 }
 
 
+#: Widths in pixels where the course's figures are read: the report's column at a 1280 px window
+#: and JupyterLab's output area; a wider figure is shrunk to fit there.
+SHOWN_WIDTH_PX = {"report": 1134, "jupyterlab": 830}
+
+
+def legible_fontsize(fig, px=10.0, largest=12.0):
+    """The font size in points at which text of ``fig`` shows at least ``px`` pixels tall where it is
+    read most shrunk (:data:`SHOWN_WIDTH_PX`), at most ``largest`` (what its tile has room for).
+
+    Args:
+        fig: the matplotlib figure (its width and dpi decide the shrink).
+        px: the height the text should have on screen.
+        largest: the size the text's place allows (a tile title must not overrun its tile).
+
+    Returns:
+        A size in points, at least 6.
+    """
+    width_px = fig.get_figwidth() * fig.dpi
+    shrink = min(1.0, min(SHOWN_WIDTH_PX.values()) / width_px)
+    return float(max(6.0, min(largest, px * 72.0 / fig.dpi / shrink)))
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr(enabled=True):
     """Send file descriptor 2 to /dev/null for the duration of the block.

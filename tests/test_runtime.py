@@ -53,3 +53,19 @@ def test_progress_bars_are_silenced_by_the_environment(monkeypatch):
     monkeypatch.setenv("COURSE_PROGRESS", "0")
     assert progress(range(3), "batch render").disable
     assert list(progress(range(3), "still iterates")) == [0, 1, 2]
+
+
+def test_tile_titles_are_sized_to_show_ten_pixels_where_the_figure_is_read():
+    import matplotlib.pyplot as plt
+
+    from helpers.runtime import SHOWN_WIDTH_PX, legible_fontsize
+
+    narrowest = min(SHOWN_WIDTH_PX.values())
+    for width, dpi in ((6.8, 120), (11.2, 120), (9.6, 100)):
+        fig = plt.figure(figsize=(width, 2), dpi=dpi)
+        points = legible_fontsize(fig)
+        shown_px = points * dpi / 72 * min(1.0, narrowest / (width * dpi))
+        assert abs(shown_px - 10.0) < 1e-9 or points == 6.0, (width, dpi, points, shown_px)
+        assert legible_fontsize(fig, largest=7.0) <= max(7.0, 6.0)
+        plt.close(fig)
+    assert legible_fontsize(plt.figure(figsize=(2, 2), dpi=120)) == 6.0  # a small figure: 6 pt already shows 10 px
