@@ -41,6 +41,11 @@ def layer_activations(model, images, layers=None, batch_size=256):
         layers = layer_names(model)
     elif isinstance(layers, (str, int, np.integer, keras.layers.Layer)):
         layers = [layers]
+    if isinstance(layers, np.ndarray):
+        layers = layers.tolist()
+    if isinstance(layers, (list, tuple)) and not layers:
+        raise ValueError("layers is empty: pass a layer (name, index or object), a list of them, or "
+                         f"None for every layer ({len(layer_names(model))} of them)")
     layers = [find_layer(model, layer) for layer in layers]
     batch_size = positive_int(batch_size, "batch_size")
     images = check_images(model, images)

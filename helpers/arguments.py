@@ -55,8 +55,9 @@ def check_target(target, n_classes, n):
 
 
 def positive_int(value, name, minimum=1):
-    """``value`` as an int, checked to be a whole number >= ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or value != int(value):
+    """``value`` as an int, checked to be a whole number >= ``minimum`` (NaN and infinity refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value) \
+            or value != int(value):
         raise TypeError(f"{name} must be a whole number >= {minimum}; got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {value}")
@@ -79,9 +80,24 @@ def positive_number(value, name, allow_zero=False):
     return float(value)
 
 
+def check_seed(seed, name="seed"):
+    """``seed`` checked for ``np.random.default_rng``: ``None`` or a whole number >= 0."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 0 (or None for a fresh random state); got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be >= 0 (NumPy's random generator takes no negative seeds); got {seed}: "
+                         f"pass abs({seed}) or another whole number >= 0")
+    return int(seed)
+
+
 def unit_position(position, map_shape, layer):
     """``position = (row, col)`` of a unit as two ints, checked to lie in a ``(n, h, w, c)`` map of ``layer``."""
-    row, col = (int(v) for v in position)
+    if isinstance(position, str) or np.ndim(position) != 1 or len(position) != 2:
+        raise ValueError(f"position must be (row, col), two whole numbers, of a unit of layer {layer}; got "
+                         f"{position!r}")
+    row, col = (int(v) for v in _integers(position, f"position (row, col) of a unit of layer {layer}"))
     if not (0 <= row < map_shape[1] and 0 <= col < map_shape[2]):
         raise ValueError(f"layer {layer} has positions (0..{map_shape[1] - 1}, 0..{map_shape[2] - 1}); "
                          f"got {tuple(position)}")

@@ -4,7 +4,10 @@ Every method has the same call shape, ``method(model, images, target=None, ...)`
 and returns maps ``(n, H, W)`` at input resolution, scaled to [0, 1] per image.
 ``target`` is a class index, a list with one class per image, or a callable
 ``score(outputs) -> (n,)`` (a head of a multi-output model, a regression output);
-``None`` explains the predicted class. Scores are taken before the softmax, wherever
+``None`` explains the predicted class: **one class per image, fixed on the clean image**
+before anything is perturbed, in every method (the noisy copies of SmoothGrad, the path
+images of Integrated Gradients, the covered copies of occlusion, the masked copies of
+Score-CAM all explain the class the clean image is predicted as). Scores are taken before the softmax, wherever
 it sits (a nested classifier included: see :mod:`helpers.graph`); a one-unit sigmoid
 head is a binary classifier whose target 0 is the negative class and 1 the positive
 one. The user's model is never called symbolically, modified or extended.
@@ -18,21 +21,36 @@ import numpy as np
 import tensorflow as tf
 
 from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
+from helpers.arguments import check_seed
 from helpers.modelparts import (channel_indices, check_images, find_layer, finite_number, layer_model, positive_int,
                                 positive_number)
-from helpers.scoring import (batches, checked_target, class_vector, normalize_maps, pick_scores, score_model,
-                             target_scores, targets_for)
+from helpers.scoring import (batches, checked_target, choose, class_vector, compiled, normalize_maps, pick_scores,
+                             score_model, target_scores, targets_for)
 
 
 def _gradients(scorer, images, target, batch_size):
-    """Input gradients of the target score of ``scorer`` (any pre-softmax model copy)."""
+    """Input gradients of the target score of ``scorer`` (any pre-softmax model copy), one compiled
+    call per batch (cached with the model's flat copy); a user's callable target runs eagerly."""
+    def gradient_of(x, score_of):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(score_of(scorer(x, training=False)))
+        return tape.gradient(score, x)
+
+    def build():
+        @tf.function(reduce_retracing=True)
+        def run(x, classes):  # classes: one index per image, -1 for the predicted class
+            return gradient_of(x, lambda outputs: choose(outputs, classes))
+        return run
+
+    run = compiled(scorer, "input_gradients", build)
     grads = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(pick_scores(scorer(x, training=False), targets_for(target, batch), len(x)))
-        grads.append(tape.gradient(score, x).numpy())
+        if callable(target):
+            grads.append(gradient_of(x, lambda outputs: pick_scores(outputs, target, len(x))).numpy())
+        else:
+            grads.append(run(x, tf.constant(class_vector(targets_for(target, batch), len(x)))).numpy())
     return np.concatenate(grads)
 
 
@@ -79,8 +97,8 @@ def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, se
     samples = positive_int(samples, "samples")
     noise = positive_number(noise, "noise", allow_zero=True)
     scorer = score_model(model, head)
-    target = checked_target(scorer, target, len(images))
-    rng = np.random.default_rng(seed)
+    target = _fixed(scorer, images, checked_target(scorer, target, len(images)), batch_size)
+    rng = np.random.default_rng(check_seed(seed))
     spread = noise * (images.max(axis=(1, 2, 3), keepdims=True) - images.min(axis=(1, 2, 3), keepdims=True))
     total = np.zeros(images.shape, np.float64)
     for _ in range(samples):
@@ -107,7 +125,7 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
     baseline = _baseline(baseline, images)
     scorer = score_model(model, head)
     target = checked_target(scorer, target, len(images))
-    fixed = target if target is not None else np.asarray(scorer(images, training=False)).argmax(axis=-1)
+    fixed = _fixed(scorer, images, target, batch_size)
     total = np.zeros(images.shape, np.float64)
     for alpha in (np.arange(steps) + 0.5) / steps:
         path_images = (baseline + alpha * (images - baseline)).astype(np.float32)
@@ -123,9 +141,19 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
     return maps, {"attributions": attributions, "scores": score, "baseline_scores": base, "completeness_gap": gap}
 
 
+def _fixed(scorer, images, target, batch_size):
+    """``target``, or for ``None`` the class each clean image is predicted as (see the module docstring)."""
+    if target is not None:
+        return target
+    return np.asarray(scorer.predict(images, batch_size=batch_size, verbose=0)).argmax(axis=-1)
+
+
 def _baseline(baseline, images):
     if baseline is None:
         return np.zeros_like(images)
+    if isinstance(baseline, str) or np.asarray(baseline).dtype.kind not in "biuf":
+        raise TypeError(f"baseline must be None (a black image), a number (e.g. 0.0) or an array of images; got "
+                        f"{baseline!r}. For black pass baseline=None or 0.0, for the mean pass images.mean(axis=0)")
     baseline = np.asarray(baseline, np.float32)
     try:
         baseline = np.broadcast_to(baseline, images.shape)

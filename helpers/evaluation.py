@@ -45,10 +45,33 @@ def plot_history(history, title="Training"):
 def predict_labels(model, images, batch_size=512):
     """Predicted class and its probability for each image (single-output models).
 
+    A one-unit sigmoid output ``p`` is a binary classifier: class 1 where ``p > 0.5``, and its
+    probabilities are returned as the two columns ``(1 - p, p)``.
+
+    Args:
+        model: a single-output Keras classifier (softmax or one-unit sigmoid output).
+        images: a batch the model takes.
+        batch_size: images per forward pass.
+
     Returns:
-        ``(labels, probabilities)``: int array ``(n,)`` and the full ``(n, classes)`` output.
+        ``(labels, probabilities)``: int array ``(n,)`` and the ``(n, classes)`` probabilities.
+
+    Raises:
+        ValueError: a multi-output model, or an output that is not one row of scores per image.
     """
-    probs = np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    batch_size = positive_int(batch_size, "batch_size")
+    probs = model.predict(images, batch_size=batch_size, verbose=0)
+    if isinstance(probs, (list, tuple, dict)):
+        names = list(probs) if isinstance(probs, dict) else list(range(len(probs)))
+        raise ValueError(f"model {model.name!r} has {len(probs)} outputs ({', '.join(map(str, names))}); "
+                         "predict_labels takes one classifier output: pass keras.Model(model.input, "
+                         "model.outputs[i]) for head i")
+    probs = np.asarray(probs)
+    if probs.ndim != 2:
+        raise ValueError(f"model {model.name!r} outputs shape {probs.shape[1:]} per image; predict_labels needs "
+                         "one row of class probabilities per image (n, classes)")
+    if probs.shape[1] == 1:  # a one-unit sigmoid: p is the probability of class 1
+        probs = np.concatenate([1 - probs, probs], axis=1)
     return probs.argmax(axis=1), probs
 
 

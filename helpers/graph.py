@@ -9,8 +9,12 @@ model's graph once on **copies** of its layers: nested models (Sequential or
 functional, at any depth) are inlined, a layer used twice stays one shared copy
 with both calls recorded, and the user's model is never called, changed or
 extended. The copy is cached per model (weakly: it never keeps a deleted model
-alive) and its weights are refreshed from the user's model each time it is asked
-for, so a model trained further is explained with its new weights.
+alive) and its weights and state constants (an adapted ``Normalization``'s mean and
+variance) are refreshed from the user's model each time it is asked for, so a model
+trained further is explained with its new weights; a model whose function changed
+since (an activation swapped, a layer or weight replaced, a layer re-adapted) is
+copied again. Activations given as TensorFlow functions (``tf.nn.softmax``) are
+carried over as they are.
 
 - :func:`flatten` -- the :class:`FlatGraph` of a model (cached).
 - :class:`FlatGraph` -- ``paths`` in call order, ``calls[path]`` (one output per call),
@@ -22,7 +26,9 @@ import weakref
 import keras
 from keras import tree
 
-_CACHE = weakref.WeakKeyDictionary()  # model -> {variant: FlatGraph}
+from helpers.layerkinds import op_kind, swap_relu
+
+_CACHE = weakref.WeakKeyDictionary()  # model -> {"signature": signature(model), variant: FlatGraph}
 
 
 class UnsupportedModel(ValueError):
@@ -81,7 +87,7 @@ class FlatGraph:
         self.input_dtype = keras.backend.standardize_dtype(source.dtype)
         dtype = self.input_dtype if "float" in self.input_dtype else "float32"  # integer images: gradients need floats
         self.input = keras.Input(batch_shape=source.shape, dtype=dtype, name=f"{model.name}__flat_input")
-        self.paths, self.calls, self._layers = [], {}, {}
+        self.paths, self.calls, self.inputs, self._layers = [], {}, {}, {}
         self._clones, self._pairs = {}, []
         self._linear, self._relu = frozenset(linear), relu_backward
         outputs = self._run(model, self.input, "")
@@ -117,13 +123,16 @@ class FlatGraph:
             self.paths.append(path)
             self._layers[path] = op
         self.calls.setdefault(path, []).append(out)
+        self.inputs.setdefault(path, []).append(
+            [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)])
         return out
 
     def _clone(self, op, path):
         if id(op) in self._clones:
             return self._clones[id(op)]
+        carries = isinstance(op, keras.layers.Layer) and "activation" in vars(op)
         try:
-            config = op.get_config()
+            config = _config_of(op, carries)
             if isinstance(config, dict) and "name" in config:
                 config["name"] = path.replace("/", "__")  # unique in the flat graph, whatever the nesting
             clone = op.__class__.from_config(config)
@@ -131,10 +140,15 @@ class FlatGraph:
             raise UnsupportedModel(
                 f"layer {path!r} ({type(op).__name__}) cannot be copied ({type(err).__name__}: {err}); give it "
                 "a get_config() that returns its constructor arguments (Keras' custom-layer guide)") from err
-        if path in self._linear and getattr(clone, "activation", None) is not None:
-            clone.activation = keras.activations.linear
+        if carries:
+            clone.activation = op.activation  # as the user's layer has it: tf.nn.softmax, None, a swapped one
+        if path in self._linear:
+            if getattr(clone, "activation", None) is not None:
+                clone.activation = keras.activations.linear
+            elif op_kind(clone) in ("softmax", "log_softmax", "sigmoid"):
+                clone.call = lambda inputs, *args, **kwargs: inputs  # a softmax layer or keras.ops op: undone
         if self._relu is not None:
-            _swap_relu(clone, self._relu)
+            swap_relu(clone, self._relu)
         self._clones[id(op)] = clone
         if isinstance(op, keras.layers.Layer):
             self._pairs.append((op, clone))
@@ -149,6 +163,8 @@ class FlatGraph:
                                        f"{len(theirs)} weights (the copy has {len(mine)})")
             for target, value in zip(mine, theirs):
                 target.assign(value)
+            for name, value in _state_constants(original).items():  # e.g. an adapted Normalization's mean
+                setattr(clone, name, value)
         return self
 
     # ------------------------------------------------------------------ reading
@@ -190,23 +206,36 @@ class FlatGraph:
         return model
 
 
-def _swap_relu(layer, relu):
-    if isinstance(layer, keras.layers.ReLU):
-        if layer.max_value is not None or layer.negative_slope or layer.threshold:
-            raise UnsupportedModel(f"layer {layer.name!r} is a ReLU with max_value/negative_slope/threshold; the "
-                                   "guided and deconvnet rules are defined for the plain ReLU max(x, 0) only")
-        layer.call = lambda inputs, *a, **k: relu(inputs)
-    elif getattr(layer, "activation", None) is not None:
-        name = getattr(layer.activation, "__name__", "")
-        if name == "relu":
-            layer.activation = relu
-        elif name in ("relu6", "leaky_relu", "elu", "gelu", "selu", "silu", "swish", "softplus"):
-            raise UnsupportedModel(f"layer {layer.name!r} uses activation {name!r}; the guided and deconvnet rules "
-                                   "are defined for the plain ReLU only: use saliency, integrated_gradients or "
-                                   "grad_cam for this model")
-    if isinstance(layer, (keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU)):
-        raise UnsupportedModel(f"layer {layer.name!r} is a {type(layer).__name__}; the guided and deconvnet rules "
-                               "are defined for the plain ReLU only: use saliency or integrated_gradients instead")
+def _config_of(op, carries_activation):
+    """``op.get_config()``; with ``carries_activation`` read from a stand-in whose activation is linear,
+    since TensorFlow functions (``tf.nn.softmax``) and ``None`` do not serialize (the user's layer is
+    not touched: the stand-in shares its attributes)."""
+    if not carries_activation:
+        return op.get_config()
+    stand_in = object.__new__(type(op))
+    stand_in.__dict__.update(vars(op))
+    stand_in.__dict__["activation"] = keras.activations.linear
+    return type(op).get_config(stand_in)
+
+
+def _state_constants(layer):
+    """Tensors a layer computes with that are not variables: build-time constants such as the mean and
+    variance an adapted (or loaded) ``Normalization`` made in ``finalize_state()``."""
+    return {name: value for name, value in vars(layer).items()
+            if keras.ops.is_tensor(value) and not isinstance(value, keras.Variable) and not name.startswith("__")}
+
+
+def signature(model):
+    """What the model computes with, by identity: every layer, its activation and call, its variables and
+    state constants. A change (an activation swapped, a layer or weight replaced, a layer re-adapted)
+    means the cached copy no longer computes what the model does."""
+    parts = []
+    for layer in model._flatten_layers(include_self=True):
+        parts.append((id(layer), id(getattr(layer, "activation", None)), id(vars(layer).get("call")),
+                      tuple(id(v) for v in layer.weights), tuple(id(v) for v in _state_constants(layer).values())))
+        if isinstance(layer, keras.Sequential):
+            parts.append(tuple(id(sub) for sub in layer.layers))
+    return tuple(parts)
 
 
 def flatten(model, linear=frozenset(), relu_backward=None, refresh=True):
@@ -219,7 +248,10 @@ def flatten(model, linear=frozenset(), relu_backward=None, refresh=True):
         refresh: copy the model's current weights in (leave it off for lookups of structure only).
     """
     check_model(model)
-    variants = _CACHE.setdefault(model, {})
+    current = signature(model)
+    variants = _CACHE.get(model)
+    if variants is None or variants.get("signature") != current:  # new, or changed since it was copied
+        variants = _CACHE[model] = {"signature": current}
     key = (frozenset(linear), relu_backward)
     if key not in variants:
         variants[key] = FlatGraph(model, linear, relu_backward)

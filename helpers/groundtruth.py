@@ -18,13 +18,22 @@ import numpy as np
 import scipy.ndimage
 import scipy.stats
 
+from helpers.arguments import check_seed
 from helpers.graph import FlatGraph
 from helpers.modelparts import check_images, finite_number, output_names, positive_int
 from helpers.scoring import pick_scores, probabilities, score_model, target_indices
 
 
 def _check(maps, masks):
-    maps, masks = np.asarray(maps, np.float64), np.asarray(masks, bool)
+    maps, raw = np.asarray(maps, np.float64), np.asarray(masks)
+    if raw.dtype.kind not in "biuf":
+        raise TypeError(f"masks must be boolean arrays (n, H, W), True on the object; got dtype {raw.dtype}")
+    if raw.dtype.kind == "f" and not np.isin(raw, (0.0, 1.0)).all():
+        bad = int((~np.isfinite(raw)).sum())
+        raise ValueError(f"masks must hold only 0/1 or True/False; got {bad} NaN or infinite and "
+                         f"{int(np.isfinite(raw).sum() - np.isin(raw, (0.0, 1.0)).sum())} other values: "
+                         "pass masks > 0.5 (NaN counts as outside) or np.nan_to_num(masks) > 0.5")
+    masks = raw.astype(bool)
     if maps.shape != masks.shape or maps.ndim != 3:
         raise ValueError(f"maps {maps.shape} and masks {masks.shape} must have the same shape (n, H, W)")
     if not np.isfinite(maps).all():
@@ -112,14 +121,18 @@ def randomized_maps(model, images, method, target=None, seed=0, **method_options
         entry per layer with weights, named after it, where every layer down to that one has
         been re-initialized with random weights of the same spread.
     """
+    if not callable(method):
+        raise TypeError(f"method must be an attribution function with the call shape method(model, images, "
+                        f"target=...); got {method!r}. Pass e.g. attribution.saliency, or "
+                        "attribution.METHODS[name] for a method given by name")
     images = check_images(model, images)
+    rng = np.random.default_rng(check_seed(seed))
     if target is None:  # the trained model's prediction, from its pre-softmax scores (any head, sigmoid too)
         target = score_model(model, method_options.get("head")).predict(images, verbose=0).argmax(axis=-1)
     steps = [("original", method(model, images, target=target, **method_options))]
     flat = FlatGraph(model)  # a private flat copy (not the cached one): its layers may be randomized
     names = output_names(model)
     copy = keras.Model(flat.input, flat.outputs[0] if len(flat.outputs) == 1 else dict(zip(names, flat.outputs)))
-    rng = np.random.default_rng(seed)
     for path in reversed(flat.paths):
         layer = flat.clone(path)
         weights = layer.get_weights() if layer is not None and hasattr(layer, "get_weights") else []
@@ -218,5 +231,5 @@ def bootstrap_interval(values, level=0.95, resamples=2000, seed=0):
     if np.ptp(values) == 0:
         return float(values[0]), float(values[0]), float(values[0])
     result = scipy.stats.bootstrap((values,), np.mean, confidence_level=level, n_resamples=resamples,
-                                   method="percentile", rng=np.random.default_rng(seed))
+                                   method="percentile", rng=np.random.default_rng(check_seed(seed)))
     return float(values.mean()), float(result.confidence_interval.low), float(result.confidence_interval.high)

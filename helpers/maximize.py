@@ -301,7 +301,10 @@ def reached_activation(model, images, layer, channels):
 
     layer = find_layer(model, layer)
     maps = layer_activations(model, images, layer)[layer]
-    channels = np.asarray(channels)
+    if np.ndim(channels) != 1 or len(channels) != len(maps):
+        raise ValueError(f"channels must give one channel of layer {layer} per image ({len(maps)} images, "
+                         f"e.g. np.arange({len(maps)})); got shape {np.shape(channels)}")
+    channels = channel_indices(channels, maps.shape[-1], f"channels: layer {layer} has channels")
     axes = tuple(range(1, maps.ndim - 1))
     means = maps.mean(axis=axes) if axes else maps
     return means[np.arange(len(channels)), channels]

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from helpers.graph import check_model, flatten
+from helpers.layerkinds import check_channels_last, is_pass_through, op_kind
 from helpers.arguments import (  # noqa: F401 (re-exported: the checks every visualization uses)
     channel_indices, check_target, finite_number, positive_int, positive_number)
 
@@ -127,6 +128,7 @@ def check_images(model, images, allow_empty=False):
         TypeError: values that are not numbers.
     """
     source = graph_input(model)
+    check_channels_last(flatten(model, refresh=False), model.name)
     raw = np.asarray(images)
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"images must be a numeric array (n, H, W, C); got dtype {raw.dtype}")
@@ -170,12 +172,6 @@ def spatial_shape(model, images=None):
 
 
 # ----------------------------------------------------------------------------- copies
-
-
-def _activation_name(layer):
-    if isinstance(layer, keras.layers.Softmax):
-        return "softmax"
-    return getattr(getattr(layer, "activation", None), "__name__", "")
 
 
 def layer_model(model, layer, pre_activation=False):
@@ -225,8 +221,12 @@ def head_index(model, head):
 def head_scores(model, head=None, relu_backward=None):
     """The flat copy and the pre-softmax score tensor of one head, wherever its softmax sits.
 
-    A ``Softmax()`` layer or ``Activation("softmax")`` is skipped, a softmax activation
-    is made linear on the copy; nested classifiers are seen through. A sigmoid head of
+    A softmax however written (a ``Softmax()`` layer, ``Activation("softmax")`` or
+    ``Activation(tf.nn.softmax)``, ``keras.ops.softmax``, ``Lambda(tf.nn.softmax)``: see
+    :mod:`helpers.layerkinds`) is skipped, a softmax activation (``"softmax"`` or
+    ``tf.nn.softmax``) is made linear on the copy, a softmax behind Reshape/Flatten/Dropout
+    layers is undone where it sits, a log-softmax is undone like a softmax; nested
+    classifiers are seen through. A sigmoid head of
     one unit becomes the two scores ``(-z/2, z/2)`` whose softmax is ``(1 - p, p)``: target 0
     is evidence for the negative class, 1 for the positive one. Several sigmoid units
     (multi-label) give their logits.
@@ -240,16 +240,23 @@ def head_scores(model, head=None, relu_backward=None):
     output = flat.outputs[index]
     path = flat.path_of(output)
     layer = flat.layer(path)
-    kind = _activation_name(layer)
-    if isinstance(layer, (keras.layers.Softmax, keras.layers.Activation)) and kind in ("softmax", "sigmoid"):
-        operation, node, _ = output._keras_history
-        output = operation._inbound_nodes[node].input_tensors[0]
+    kind = op_kind(layer)
+    if kind in _PROBABILITIES and not getattr(layer, "weights", ()):  # Softmax(), Activation(...), keras.ops.softmax: its input
+        output = flat.inputs[path][0][0]
         path = flat.path_of(output) or path
-    elif kind in ("softmax", "sigmoid"):
+    elif kind in _PROBABILITIES:  # Dense(..., activation="softmax" or tf.nn.softmax): made linear on a copy
         flat = flatten(model, linear={path}, relu_backward=relu_backward, refresh=False)
         output = flat.outputs[index]
     else:
-        kind = "linear"
+        behind = _probability_behind(flat, path)
+        if behind is None:
+            kind = "linear"
+        else:  # a softmax behind a Reshape/Flatten/Dropout: undone where it sits
+            kind = op_kind(flat.layer(behind))
+            flat = flatten(model, linear={behind}, relu_backward=relu_backward, refresh=False)
+            output = flat.outputs[index]
+    if kind == "log_softmax":
+        kind = "softmax"
     flat.refresh(model)
     if kind == "sigmoid" and output.shape[-1] == 1:
         kind = "binary"
@@ -257,6 +264,18 @@ def head_scores(model, head=None, relu_backward=None):
         raise ValueError(f"head {index} of {model.name!r} outputs {tuple(output.shape)}; the helpers explain "
                          "class scores (n, classes): pass a classifier, or choose another head=")
     return flat, output, path, kind
+
+
+_PROBABILITIES = ("softmax", "log_softmax", "sigmoid")
+
+
+def _probability_behind(flat, path):
+    """Path of a softmax/sigmoid reached from ``path`` back through pass-through layers, or ``None``."""
+    while path is not None and is_pass_through(flat.layer(path)) and len(flat.inputs[path][0]) == 1:
+        path = flat.path_of(flat.inputs[path][0][0])
+        if path is not None and op_kind(flat.layer(path)) in _PROBABILITIES:
+            return path
+    return None
 
 
 def logit_model(model, head=None, relu_backward=None):

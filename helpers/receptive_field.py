@@ -8,7 +8,7 @@ import numpy as np
 
 from helpers.activations import layer_activations
 from helpers.graph import flatten
-from helpers.modelparts import channel_indices, find_layer, positive_int
+from helpers.modelparts import channel_indices, check_images, find_layer, positive_int
 
 #: Layers that keep every pixel where it is (at inference): they pass the field through unchanged.
 SHAPE_KEEPING = tuple(getattr(keras.layers, name) for name in (
@@ -181,7 +181,7 @@ def top_patches(model, images, layer, channel, n=9, batch_size=512):
     field = receptive_field(model, layer_name)
     width = activation.shape[2]
     positions = [divmod(int(best_position[i]), width) for i in order]
-    images = np.asarray(images)
+    images = np.asarray(images).reshape(check_images(model, images).shape)  # one image, grey: as the model saw it
     patches = np.stack([crop(images[i], field, r, c) for i, (r, c) in zip(order, positions)])
     return {"patches": patches, "values": best_value[order], "indices": order, "positions": positions,
             "field": field}
