@@ -69,3 +69,20 @@ def test_seed_1_renders_chapters_02_and_05(tmp_path):
         assert "This run changes seed=1 (default 0)" in out
         assert out.count(FINDING) == record["findings"]
         assert out.count(MARK) == record["claims"] > 0
+
+
+def test_the_quick_profile_loads_the_shipped_networks_and_trains_nothing(tmp_path):
+    cache = tmp_path / "empty-model-cache"
+    cache.mkdir()
+    build = tmp_path / "build"
+    env = {**__import__("os").environ, "COURSE_CACHE_DIR": str(cache)}
+    env.pop("COURSE_RETRAIN", None)
+    run = subprocess.run([sys.executable, "-m", "helpers.course.render", "--only", "02", "03", "--quick",
+                          "--build-dir", str(build)], capture_output=True, text=True, timeout=1200, cwd=REPO, env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert not [p.name for p in cache.iterdir() if not p.name.startswith(".")], "the quick profile trained a model"
+    records = {r["chapter"]: r for r in json.loads((build / "render_summary.json").read_text())}
+    assert all(r["status"] == "ok" and r["parameters"] == {"quick": True} for r in records.values()), records
+    for chapter in records:
+        out = _text(nbformat.read(build / f"{chapter}.ipynb", as_version=4), "code")
+        assert "\u2013 not checked:" in out and MARK not in out and FINDING not in out
