@@ -18,8 +18,10 @@ Each concept of the course lives in one module:
 - :mod:`helpers.regularizers`, :mod:`helpers.maximize`, :mod:`helpers.contrast`, :mod:`helpers.scoring` --
   activation maximization and contrast views of its images.
 - :mod:`helpers.pattern_pieces` -- is an optimized pattern tied to its place, does it repeat a piece?
+- :mod:`helpers.live_channels` -- which channels a maximization switched on: one decision for counts and titles.
 - :mod:`helpers.cams`, :mod:`helpers.attribution`, :mod:`helpers.groundtruth`, :mod:`helpers.overlays` --
   Grad-CAM and attribution, scored against known masks (with bootstrap intervals), drawn over images.
+- :mod:`helpers.comparison` -- "A is higher than B" only where the paired interval over images says so.
 - :mod:`helpers.invariance` -- the input-invariance test: the same function on shifted inputs.
 - :mod:`helpers.claims` -- ``claim(sentence, condition, **numbers)``: prose checked every time a chapter runs.
 

@@ -291,5 +291,24 @@ def logit_model(model, head=None, relu_backward=None):
     if scores is None:
         tensor = keras.ops.concatenate([-0.5 * output, 0.5 * output], axis=-1) if kind == "binary" else output
         scores = flat.submodel(tensor, key=key)
+        if kind == "linear":
+            _refuse_hidden_probabilities(model, scores, path)
         scores.head_kind = kind
     return scores, path
+
+
+def _refuse_hidden_probabilities(model, scores, path):
+    """Refuse an output that computes probabilities by a means no rule can undo (a custom layer or
+    Lambda): every row non-negative and summing to 1 on random inputs, with no softmax found."""
+    shape = tuple(scores.inputs[0].shape)[1:]
+    if len(scores.inputs) != 1 or None in shape or scores.outputs[0].shape[-1] < 2:
+        return
+    probe = np.random.default_rng(0).random((4, *shape)).astype("float32")
+    rows = keras.ops.convert_to_numpy(scores(probe, training=False)).reshape(4, -1)
+    if (rows >= 0).all() and np.allclose(rows.sum(axis=1), 1.0, atol=1e-4):
+        raise ValueError(
+            f"the output {path!r} of {model.name!r} looks like probabilities (on random inputs every row is "
+            "non-negative and sums to 1), but no softmax was found in the graph to undo; the helpers explain "
+            "pre-softmax class scores. Fix: end the model with a Softmax() layer, Activation('softmax') or "
+            "Dense(..., activation='softmax'), which the helpers undo, or pass a model that outputs the scores, "
+            "e.g. keras.Model(model.inputs, model.get_layer(<the layer before the probabilities>).output)")

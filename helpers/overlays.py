@@ -9,13 +9,14 @@ from matplotlib.colors import Normalize
 from helpers.runtime import legible_fontsize
 
 
-def overlay(image, heatmap, alpha=0.8, cmap="magma"):
-    """A heatmap in [0, 1] over the greyscale version of an image; returns RGB in [0, 1].
+def overlay(image, heatmap, alpha=0.8, cmap="magma", dim=0.45):
+    """A heatmap in [0, 1] over a dimmed greyscale version of an image; returns RGB in [0, 1].
 
-    The image is drawn in grey (luminance), so no colour of the image can be read as
-    attribution; the map's colour (a perceptual sequential map, ``magma``) is blended in
-    with a weight of ``alpha`` times the map's value, so zero attribution leaves the plain
-    grey image and only attributed pixels take the map's colour.
+    The image is drawn in grey (luminance) and dimmed to ``[0, dim]``, so neither its colours nor
+    its brightness can be read as attribution: white ink, a pale wall or the sky stay a mid grey,
+    far from the pale top of the colour map. The map's colour (a perceptual sequential map,
+    ``magma``) is blended in with a weight of ``alpha`` times the map's value, so zero attribution
+    leaves the dimmed grey image and only attributed pixels take the map's colour.
 
     Args:
         image: ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` in [0, 1]; uint8 images
@@ -23,12 +24,15 @@ def overlay(image, heatmap, alpha=0.8, cmap="magma"):
         heatmap: ``(H, W)`` in [0, 1], same size as the image.
         alpha: weight of the heatmap colour where the map is 1, in [0, 1].
         cmap: a matplotlib colour map name.
+        dim: brightness of the image's white under the map, in (0, 1]; 1 keeps the image as it is.
     """
     raw = np.asarray(image)
     image = raw.astype(np.float64) / (255.0 if raw.dtype == np.uint8 else 1.0)
     heatmap = np.asarray(heatmap, np.float64)
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha is the heatmap's weight, in [0, 1]; got {alpha}")
+    if not 0 < dim <= 1:
+        raise ValueError(f"dim is the brightness of the image's white under the map, in (0, 1]; got {dim}")
     if not (np.isfinite(image).all() and np.isfinite(heatmap).all()):
         raise ValueError("the image or the heatmap contains NaN or infinite values")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
@@ -40,12 +44,12 @@ def overlay(image, heatmap, alpha=0.8, cmap="magma"):
     heat = np.clip(heatmap, 0, 1)
     weight = alpha * heat[..., None]
     coloured = colormaps[cmap](heat)[..., :3]
-    return np.clip((1 - weight) * image[..., None] + weight * coloured, 0, 1)
+    return np.clip((1 - weight) * dim * image[..., None] + weight * coloured, 0, 1)
 
 
 def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, alpha=0.8):
-    """Rows = methods, columns = images: every map over the greyscale image (:func:`overlay`), one
-    shared colour bar; the first row shows the images themselves, in colour.
+    """Rows = methods, columns = images: every map over the dimmed greyscale image (:func:`overlay`),
+    one shared colour bar; the first row shows the images themselves, in colour.
 
     Args:
         images: ``(n, H, W[, C])`` in [0, 1].

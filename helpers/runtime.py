@@ -12,6 +12,7 @@ import sys
 import warnings
 
 import numpy as np
+from cycler import cycler
 
 #: Environment variables that must be set before TensorFlow is imported.
 TF_ENV = {
@@ -31,6 +32,18 @@ TF_ENV = {
 #: the font size in points decides: tick and legend text is 9 pt, 10.8 px in JupyterLab for the
 #: course's median figure (9.6 in). Titles their helpers set smaller (``fontsize=6``) stay under
 #: 10 px in such figures: only a larger size there can fix that.
+#: Series told apart by marker and line style as well as colour: a marker every tenth of the axes,
+#: each series' markers shifted a little, so that curves lying on top of each other still show all
+#: their markers side by side.
+SERIES_CYCLE = cycler(
+    color=["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442", "#7F7F7F",
+           "#8C564B"],
+    linestyle=["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), (0, (5, 5)), (0, (3, 5, 1, 5)),
+               (0, (3, 1, 1, 1, 1, 1))],
+    marker=["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"],
+    markevery=[(0.012 * k, 0.1) for k in range(10)],
+)
+
 PLOT_STYLE = {
     "figure.dpi": 120,
     "savefig.dpi": 120,
@@ -43,6 +56,8 @@ PLOT_STYLE = {
     "xtick.labelsize": 9,
     "ytick.labelsize": 9,
     "legend.fontsize": 9,
+    "axes.prop_cycle": SERIES_CYCLE,
+    "lines.markersize": 4.5,
     "svg.hashsalt": "cnn-vis-course",  # stable ids in saved SVGs
 }
 

@@ -6,23 +6,27 @@ in the quick profile on tiny files written in the official layouts
 fixtures' sha256 against the fixture registry). Models go to a throwaway cache.
 """
 
+import json
 import os
 import pathlib
+import re
 
 import nbformat
 import pytest
 
 from helpers.data.fixtures import write_fixtures
+from helpers.live_channels import FIGURE_LOG_VARIABLE
 from helpers.models.training import CACHE_ENV
 
 NOTEBOOKS = pathlib.Path(__file__).parents[1] / "notebooks"
 #: Figures each chapter draws, counted from its plotting cells (loops included).
 EXPECTED_FIGURES = {
-    # classes, history + confusion, image + 4 grids, kernels, 4 pattern grids, enhanced, maps, most activated
-    "06_svhn": 1 + 2 + 5 + 1 + 4 + 1 + 1 + 1,
-    # classes, 2 x (history + confusion), image + 6 grids, 2 plain grids, 2 kernels, 5 pattern grids,
-    # 2 class-image figures, maps, most activated
-    "07_cifar10": 1 + 4 + 7 + 2 + 2 + 5 + 2 + 1 + 1,
+    # classes, history + confusion, image + 4 grids, kernels, kernels against their start, 4 pattern grids,
+    # enhanced, maps, most activated
+    "06_svhn": 1 + 2 + 5 + 1 + 1 + 4 + 1 + 1 + 1,
+    # classes, 2 x (history + confusion), image + 6 grids, 2 plain grids, 2 kernels, 2 kernels against their
+    # start, 5 pattern grids, 2 class-image figures, maps, most activated
+    "07_cifar10": 1 + 4 + 7 + 2 + 2 + 2 + 5 + 2 + 1 + 1,
 }
 
 
@@ -39,12 +43,16 @@ def executed(tmp_path_factory):
         done = {}
         for name in EXPECTED_FIGURES:
             out = root / f"{name}.ipynb"
+            os.environ[FIGURE_LOG_VARIABLE] = str(root / f"{name}.figures.jsonl")
             papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out), kernel_name="python3",
                                        parameters={"quick": True, "validation_size": 50},
                                        cwd=str(NOTEBOOKS), progress_bar=False)
             done[name] = nbformat.read(out, as_version=4)
+            log = root / f"{name}.figures.jsonl"
+            done[name].figure_log = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         return done
     finally:
+        os.environ.pop(FIGURE_LOG_VARIABLE, None)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -102,3 +110,14 @@ def test_cifar_chapter_values(executed):
     assert "seed002_cifar10: Grad-CAM at conv2, a 16x16 grid over 32x32 pixels" in text
     assert "keras_cifar10_cnn: Grad-CAM at conv4, a 13x13 grid over 32x32 pixels" in text
     assert text.count("class score rose for every class: True") == 2
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FIGURES))
+def test_what_each_pattern_figure_marks_at_zero_equals_the_printed_count(executed, name):
+    """One dead/live decision: the grey 'zero' panels of every pattern gallery are exactly the
+    channels the chapter's printed line counts as 'still zero', layer by layer."""
+    printed = [int(n) for n in re.findall(r"still zero +(\d+),", stdout(executed[name]))]
+    figures = executed[name].figure_log
+    assert len(printed) == len(figures) >= 4
+    assert [f["marked"] for f in figures] == printed
+    assert all(f["word"] == "zero" and 0 <= f["marked"] <= f["panels"] for f in figures)

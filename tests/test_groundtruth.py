@@ -96,6 +96,23 @@ def test_cascading_randomization_leaves_all_zero_maps_out():
         model, images, blank))
 
 
+def test_a_white_image_with_a_zero_map_shows_no_colour_near_the_top_of_the_scale():
+    """Bright pixels (white ink, sky) must not read as attribution: under a zero map a white image
+    stays far from every colour of the upper half of the colour map."""
+    from matplotlib import colormaps
+
+    from helpers import overlays
+
+    shown = overlays.overlay(np.ones((8, 8, 3)), np.zeros((8, 8)), alpha=1.0)
+    upper = colormaps["magma"](np.linspace(0.5, 1.0, 101))[:, :3]
+    distance = np.linalg.norm(shown.reshape(-1, 1, 3) - upper[None], axis=-1).min()
+    assert shown.max() <= 0.45 + 1e-12
+    assert distance > 0.3, distance
+    # the same map at 1 does reach the top colour: the scale itself is intact
+    top = overlays.overlay(np.ones((1, 1)), np.ones((1, 1)), alpha=1.0)
+    np.testing.assert_allclose(top[0, 0], colormaps["magma"](1.0)[:3])
+
+
 def test_overlay_blends_and_checks_sizes():
     from helpers import overlays
 
@@ -104,10 +121,13 @@ def test_overlay_blends_and_checks_sizes():
     blended = overlays.overlay(image, heat, alpha=1.0)
     np.testing.assert_allclose(blended[0, 1], (0.987, 0.991, 0.749), atol=0.01)  # magma at 1.0 is pale yellow
     np.testing.assert_allclose(blended[0, 0], 0.0)  # zero attribution: the plain (black) image
-    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.ones((2, 2, 3)))
+    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.full((2, 2, 3), 0.45))
+    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0, dim=1.0), np.ones((2, 2, 3)))
     red = np.zeros((2, 2, 3))
     red[..., 0] = 1.0  # a red image is drawn in grey: its colour cannot pass for attribution
-    np.testing.assert_allclose(overlays.overlay(red, np.zeros((2, 2))), np.full((2, 2, 3), 0.299))
+    np.testing.assert_allclose(overlays.overlay(red, np.zeros((2, 2))), np.full((2, 2, 3), 0.299 * 0.45))
+    with pytest.raises(ValueError, match="dim"):
+        overlays.overlay(red, np.zeros((2, 2)), dim=0)
     with pytest.raises(ValueError, match="must match"):
         overlays.overlay(np.zeros((3, 3)), heat)
     fig = overlays.show_maps(np.zeros((2, 2, 2, 1)), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])},
