@@ -181,8 +181,10 @@ def to_html(nb, instructor=False):
     import jinja2
     from nbconvert import HTMLExporter
 
+    from helpers.course.report_widgets import static_widget_views
     from helpers.grading.assignments import reader_version
 
+    nb = static_widget_views(nb)  # an explorer's stored PNG, not a widget view that needs a CDN
     exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"course.html.j2": _TEMPLATE})],
                             template_file="course.html.j2")
     body, _ = exporter.from_notebook_node(nb if instructor else reader_version(nb))

@@ -1,0 +1,244 @@
+"""The explorers of :mod:`helpers.explore` without a browser: what each choice shows, the cache, refusals.
+
+The picture an explorer shows for a choice is compared with the helpers' own output for that choice,
+computed here independently: inside each panel, the colour at every cell centre of a map must be the
+colour map of the value the helper returns (the panel places come from :attr:`Explorer.boxes`).
+"""
+
+import base64
+import time
+
+import numpy as np
+import pytest
+from matplotlib import colormaps
+
+from helpers.explore.common import WIDGET_VIEW, decode_png, panel_pixels
+
+STEPS = 20  # patterns optimized briefly: the comparison, not their quality, is tested
+
+
+@pytest.fixture(scope="module")
+def mnist(seeded_session):
+    from helpers import data, models
+
+    model = models.trained("seed000_mnist", batch_size=64, seed=0, verbose=0, epochs=3)
+    (_, _), (raw, labels) = data.load_mnist()
+    return model, raw[:300, ..., None].astype("float32") / 255.0, labels[:300]
+
+
+@pytest.fixture(scope="module")
+def activations_explorer(mnist):
+    from helpers.explore import explore_activations
+
+    model, images, labels = mnist
+    return explore_activations(model, images, labels, layers=["conv1", "conv2"], pool=images[:200], steps=STEPS,
+                               index=3, layer="conv1", channel=2)
+
+
+def cell_colours(pixels, box, shape):
+    """The colour at the centre of every cell of a ``shape`` map drawn over the panel ``box``."""
+    panel = panel_pixels(pixels, box).astype(np.float64)
+    h, w = shape
+    rows = ((np.arange(h) + 0.5) / h * panel.shape[0]).astype(int)
+    cols = ((np.arange(w) + 0.5) / w * panel.shape[1]).astype(int)
+    return panel[rows][:, cols]
+
+
+def assert_shows(pixels, box, values, cmap, vmin, vmax, what):
+    """The panel shows ``values`` in ``cmap`` scaled to [vmin, vmax], within rounding and edge blending."""
+    expected = colormaps[cmap](np.clip((np.asarray(values) - vmin) / (vmax - vmin), 0, 1))[..., :3] * 255
+    shown = cell_colours(pixels, box, np.shape(values))
+    assert np.median(np.abs(shown - expected)) <= 2.0 and np.mean(np.abs(shown - expected) <= 6) > 0.97, \
+        f"{what}: the panel does not show the helper's values (largest colour difference " \
+        f"{np.abs(shown - expected).max():.0f})"
+
+
+def test_activations_show_the_helpers_outputs(mnist, activations_explorer):
+    from helpers import maximize
+    from helpers.activations import layer_activations
+    from helpers.receptive_field import top_patches
+
+    model, images, _ = mnist
+    explorer = activations_explorer
+    shown = explorer.update(index=7, layer="conv2", channel=5)
+    assert np.array_equal(decode_png(explorer.image.value), shown), "the widget shows another picture"
+    assert np.array_equal(shown, explorer.render_state(index=7, layer="conv2", channel=5))
+    act = layer_activations(model, images[7], "conv2")["conv2"][0][..., 5]
+    assert_shows(shown, explorer.boxes["map"], act, "viridis", 0, act.max() or 1.0, "the feature map")
+    wrong = layer_activations(model, images[7], "conv2")["conv2"][0][..., 6]
+    with pytest.raises(AssertionError, match="does not show"):  # the comparison tells channels apart
+        assert_shows(shown, explorer.boxes["map"], wrong, "viridis", 0, wrong.max() or 1.0, "channel 6")
+    patterns, _ = maximize.maximize_channels(model, "conv2", steps=STEPS, seed=0, progress=False)
+    assert_shows(shown, explorer.boxes["pattern"], patterns[5][..., 0], "gray", 0, 1, "the pattern")
+    top = top_patches(model, images[:200], "conv2", 5, n=6)
+    assert np.array_equal(explorer.top("conv2", 5)["indices"], top["indices"])
+    assert_shows(shown, explorer.boxes["image"], images[7][..., 0], "gray", 0, 1, "the input")
+    other = explorer.update(channel=6)
+    assert not np.array_equal(other, shown), "another channel shows the same picture"
+
+
+def test_activations_controls_drive_the_picture(activations_explorer):
+    """A UI change (a control's value set, as the browser does) renders that choice."""
+    explorer = activations_explorer
+    explorer.update(layer="conv1", channel=2)
+    explorer.controls["channel"].value = 4
+    assert explorer.choice()["channel"] == 4 and explorer.last_error is None
+    assert np.array_equal(decode_png(explorer.image.value), explorer.render_state(layer="conv1", channel=4))
+    explorer.controls["layer"].value = "conv2"  # 64 channels: the slider's range follows the layer
+    assert explorer.controls["channel"].max == 63
+    explorer.controls["channel"].value = 60
+    explorer.controls["layer"].value = "conv1"  # 32 channels: channel 60 is clamped to 31
+    assert explorer.choice() == {"index": 7, "layer": "conv1", "channel": 31}
+    assert np.array_equal(decode_png(explorer.image.value), explorer.render_state())
+
+
+def test_cache_hits_are_fast(activations_explorer):
+    explorer = activations_explorer
+    explorer.update(index=11, layer="conv1", channel=9)
+    hits = explorer.renders.hits
+    began = time.perf_counter()
+    again = explorer.update(index=11, layer="conv1", channel=9)
+    assert time.perf_counter() - began < 0.25 and explorer.last_cached
+    assert explorer.renders.hits == hits + 1
+    assert again is explorer.render_state(index=11, layer="conv1", channel=9)
+
+
+def test_bad_choices_are_refused_and_change_nothing(activations_explorer):
+    explorer = activations_explorer
+    explorer.update(layer="conv1", channel=0)
+    before = explorer.choice()
+    for changes, error, words in [({"index": 300}, ValueError, "index must be a whole number 0..299"),
+                                  ({"index": 2.5}, ValueError, "index"),
+                                  ({"layer": "dense1"}, ValueError, "layer must be one of 'conv1', 'conv2'"),
+                                  ({"channel": 40}, ValueError, r"channel \(layer conv1\) must be a whole number 0..31"),
+                                  ({"colour": 1}, TypeError, "unknown controls")]:
+        with pytest.raises(error, match=words):
+            explorer.update(**changes)
+        assert explorer.choice() == before
+
+
+def test_a_failed_ui_change_is_shown_in_the_status_line(activations_explorer, monkeypatch):
+    explorer = activations_explorer
+    explorer.controls["index"].value = 5
+    assert "test[5]" in explorer.status.value and "computed" in explorer.status.value
+
+    def refuse(choice):
+        raise ValueError("a refusal the reader must see")
+    monkeypatch.setattr(explorer, "compute", refuse)
+    explorer.controls["index"].value = 6  # not cached: compute runs and refuses
+    assert explorer.last_error == "a refusal the reader must see"
+    assert "a refusal the reader must see" in explorer.status.value
+
+
+def test_static_view_is_the_default_state(activations_explorer):
+    explorer = activations_explorer
+    explorer.update(channel=7)
+    bundle = explorer._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle[WIDGET_VIEW]["model_id"] == explorer.widget.model_id
+    static = decode_png(base64.b64decode(bundle["image/png"]))
+    assert np.array_equal(static, explorer.render_state(explorer.default))
+    assert explorer.default == {"index": 3, "layer": "conv1", "channel": 2}
+    assert "static view" in bundle["text/plain"]
+
+
+def test_attribution_shows_each_methods_map(mnist):
+    from helpers import attribution
+    from helpers.explore import explore_attribution
+
+    model, images, labels = mnist
+    explorer = explore_attribution(model, images[:20], labels[:20], index=2)
+    for changes, method, options in [({"method": "grad_cam", "layer": "conv2"}, "grad_cam", {"layer": "conv2"}),
+                                     ({"method": "saliency", "target": 3}, "saliency", {"target": 3}),
+                                     ({"method": "occlusion", "target": -1}, "occlusion", {})]:
+        shown = explorer.update(**changes)
+        expected = attribution.METHODS[method](model, images[2:3], **options)[0]
+        assert_shows(shown, explorer.boxes["map"], expected, "magma", 0, 1, f"{method} map")
+        assert np.array_equal(decode_png(explorer.image.value), shown)
+    logits = np.asarray(explorer.scorer(images[2:3], training=False))[0]
+    labels_shown = dict((v, k) for k, v in explorer.controls["target"].options)
+    assert labels_shown[3] == f"3 (logit {logits[3]:+.2f})"
+    assert labels_shown[-1].startswith(f"predicted: {int(logits.argmax())} ")
+    explorer.update(method="saliency")
+    assert explorer.controls["layer"].disabled, "the layer applies to the class activation maps only"
+    with pytest.raises(ValueError, match="target .* must be a whole number 0..9"):
+        explorer.update(target=10)
+    with pytest.raises(ValueError, match="method must be one of"):
+        explorer.update(method="lime")
+    assert explorer.key(explorer.check(explorer.complete({"target": -1}))) == \
+        explorer.key(explorer.check(explorer.complete({"target": int(logits.argmax())}))), \
+        "the predicted class and its index are one cached map"
+
+
+def test_attribution_scores_line_masks(seeded_session):
+    from helpers import data, groundtruth, models
+    from helpers.explore import explore_attribution
+
+    model = models.trained("seed001_base_lines", epochs=5, batch_size=64, seed=0, verbose=0)
+    lines = data.make_lines(8, seed=102)
+    explorer = explore_attribution(model, lines.images, lines.labels, masks=lines.masks, index=1,
+                                   method="integrated_gradients")
+    choice = explorer.check(explorer.choice())
+    heat = explorer.attribution(choice)[None]
+    hit, energy = explorer.scores(choice)
+    assert hit == bool(groundtruth.pointing_game(heat, lines.masks[1:2])[0])
+    assert energy == pytest.approx(float(groundtruth.energy_in_mask(heat, lines.masks[1:2])[0]))
+    with pytest.raises(ValueError, match="masks must be one"):
+        explore_attribution(model, lines.images, masks=lines.masks[:3])
+
+
+def test_maximization_shows_the_pattern_it_reaches(mnist):
+    from helpers import maximize
+    from helpers.explore import explore_maximization
+    from helpers.regularizers import Regularization
+
+    model, _, _ = mnist
+    explorer = explore_maximization(model, layer="conv2", channel=1, steps=20)
+    shown = explorer.update(tv=0.1, blur=0.0, jitter=2, l2=0.01, steps=30)
+    reg = Regularization(jitter=2, blur_every=0, tv_weight=0.1, l2_decay=0.01)
+    pattern, trajectory = maximize.maximize_channels(model, "conv2", [1], steps=30, regularization=reg, seed=0,
+                                                     progress=False)
+    assert_shows(shown, explorer.boxes["pattern"], pattern[0][..., 0], "gray", 0, 1, "the pattern")
+    _, curve, reached = explorer.run(explorer.check(explorer.choice()))
+    assert np.allclose(curve, trajectory[:, 0])
+    assert reached == pytest.approx(float(maximize.reached_activation(model, pattern, "conv2", [1])[0]))
+    assert explorer.regularization(explorer.check(explorer.choice())) == reg
+    assert "computed" in explorer.status.value
+    with pytest.raises(ValueError, match=r"tv must be a number 0.0..0.3"):
+        explorer.update(tv=0.5)
+    with pytest.raises(ValueError, match="steps must be a whole number 10..400 in steps of 10"):
+        explorer.update(steps=15)
+
+
+def test_report_shows_the_static_png(activations_explorer):
+    """nbconvert prefers a widget view when the widget state is stored (papermill stores it): the report's
+    hook drops the view, so the page shows the explorer's PNG and no script needing a CDN."""
+    import nbformat
+
+    from helpers.course.report import to_html
+    from helpers.course.report_widgets import NO_STATIC_VIEW, static_widget_views
+
+    bundle = activations_explorer._repr_mimebundle_()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("explore_activations(...)", outputs=[
+        nbformat.v4.new_output("display_data", data=bundle)]), nbformat.v4.new_code_cell("w", outputs=[
+            nbformat.v4.new_output("display_data", data={WIDGET_VIEW: bundle[WIDGET_VIEW], "text/plain": "VBox()"})])]
+    model_id = bundle[WIDGET_VIEW]["model_id"]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {model_id: {"model_name": "VBoxModel", "state": {}}}, "version_major": 2, "version_minor": 0}}
+    page = to_html(nb, instructor=True)
+    assert bundle["image/png"][:200] in page and "widget-view+json" not in page
+    assert NO_STATIC_VIEW in page
+    assert WIDGET_VIEW in nb.cells[0].outputs[0].data, "the notebook itself is not changed"
+    assert "widgets" not in static_widget_views(nb).metadata
+
+
+def test_importing_helpers_explore_is_cheap():
+    import subprocess
+    import sys
+
+    code = ("import sys, time; t = time.perf_counter(); import helpers.explore; "
+            "print(time.perf_counter() - t, 'tensorflow' in sys.modules, 'ipywidgets' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    seconds, tf_loaded, widgets_loaded = done.stdout.split()
+    assert tf_loaded == "False" and widgets_loaded == "False", done.stdout
+    assert float(seconds) < 1.0
