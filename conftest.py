@@ -52,6 +52,40 @@ def _nbval_skip_reason(path):
     return None
 
 
+#: Test files that must not run beside each other under ``make test``'s two pytest-xdist workers:
+#: the grader's tests watch the host's processes, control groups and sandboxes (one grading run
+#: must not see another's), and the browser and render tests start JupyterLab, Chromium and
+#: full-core renders. Each set runs in one worker, in order; every other file is one group of its
+#: own, so a notebook's cells (nbval) and a module's fixtures stay on one worker.
+SERIAL_GROUPS = {
+    "host": ("test_grading", "test_sandbox", "test_nbgrader", "test_parallel", "test_student_kit",
+             "test_check_references"),
+    "browsers-and-renders": ("test_lab_browser", "test_explore_browser", "test_report", "test_render",
+                             "test_parameter_renders"),
+}
+
+
+def serial_group(nodeid):
+    """The scope a test is scheduled with: its file, or the serial group its file belongs to."""
+    path = nodeid.split("::", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    for group, prefixes in SERIAL_GROUPS.items():
+        if name.startswith(prefixes):
+            return group
+    return path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scope scheduling, with :data:`SERIAL_GROUPS` as scopes (``make test``)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SerialGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return serial_group(nodeid)
+
+    return SerialGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     reasons = {}
     for item in items:
