@@ -238,8 +238,10 @@ def test_grad_cam_plus_plus_variants(setup):
     theirs = tkv(GradcamPlusPlus, model)(score(), images, penultimate_layer="conv2",
                                          seek_penultimate_conv_layer=False, normalize_cam=False)
     total = eq19.sum(axis=(1, 2), keepdims=True)
+    # alpha has the cubed gradient in its denominator: float32 rounding differs by CPU type (2.6e-5 measured
+    # on AMD EPYC, below 1e-5 on Intel Xeon), so this one rebuilt variant is held to 1e-4
     same("Grad-CAM++ alpha / sum(alpha) from our gradients vs tf-keras-vis", weighted(eq19 / np.where(total, total, 1)),
-         norm(theirs))
+         norm(theirs), atol=1e-4)
     MEASURED["Grad-CAM++ ours vs tf-keras-vis (definition)"] = float(np.abs(ours - norm(theirs)).max())
     xpl = norm(GradCAMPP(logits, conv_layer="conv2").explain(images, onehot()))
     same("Grad-CAM++ mean(A) for sum(A) from our gradients vs Xplique", weighted(cam(A.mean(axis=(1, 2), keepdims=True))),
