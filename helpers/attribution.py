@@ -20,37 +20,28 @@ Score-CAM) in :mod:`helpers.cams`, re-exported.
 import numpy as np
 import tensorflow as tf
 
+from helpers import gradient_loops as loops
 from helpers.cams import grad_cam, grad_cam_plus_plus, last_conv_layer, score_cam
 from helpers.arguments import check_seed
 from helpers.modelparts import (channel_indices, check_images, find_layer, finite_number, layer_model, positive_int,
                                 positive_number)
-from helpers.scoring import (batches, checked_target, choose, class_vector, compiled, normalize_maps, pick_scores,
-                             score_model, target_scores, targets_for)
+from helpers.scoring import (batches, checked_target, class_vector, normalize_maps, pick_scores, score_model,
+                             target_scores, targets_for)
 
 
 def _gradients(scorer, images, target, batch_size):
-    """Input gradients of the target score of ``scorer`` (any pre-softmax model copy), one compiled
-    call per batch (cached with the model's flat copy); a user's callable target runs eagerly."""
-    def gradient_of(x, score_of):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            score = tf.reduce_sum(score_of(scorer(x, training=False)))
-        return tape.gradient(score, x)
-
-    def build():
-        @tf.function(reduce_retracing=True)
-        def run(x, classes):  # classes: one index per image, -1 for the predicted class
-            return gradient_of(x, lambda outputs: choose(outputs, classes))
-        return run
-
-    run = compiled(scorer, "input_gradients", build)
+    """Input gradients of the target score of ``scorer`` (any pre-softmax model copy): one compiled call
+    loops over all batches (:mod:`helpers.gradient_loops`); a user's callable target runs eagerly."""
+    batch_size = positive_int(batch_size, "batch_size")
+    if not callable(target):
+        return loops.input_gradients(scorer, images, class_vector(target, len(images)), batch_size)
     grads = []
     for batch in batches(images, batch_size):
         x = tf.constant(images[batch])
-        if callable(target):
-            grads.append(gradient_of(x, lambda outputs: pick_scores(outputs, target, len(x))).numpy())
-        else:
-            grads.append(run(x, tf.constant(class_vector(targets_for(target, batch), len(x)))).numpy())
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = tf.reduce_sum(pick_scores(scorer(x, training=False), target, len(x)))
+        grads.append(tape.gradient(score, x).numpy())
     return np.concatenate(grads)
 
 
@@ -100,10 +91,18 @@ def smoothgrad(model, images, target=None, head=None, samples=16, noise=0.15, se
     target = _fixed(scorer, images, checked_target(scorer, target, len(images)), batch_size)
     rng = np.random.default_rng(check_seed(seed))
     spread = noise * (images.max(axis=(1, 2, 3), keepdims=True) - images.min(axis=(1, 2, 3), keepdims=True))
-    total = np.zeros(images.shape, np.float64)
-    for _ in range(samples):
-        noisy = images + spread * rng.standard_normal(images.shape).astype(np.float32)
-        total += np.abs(_gradients(scorer, noisy, target, batch_size))
+
+    def draw(k):  # the next k samples' noise: the same numbers as k draws of images.shape in turn
+        return rng.standard_normal((k, *images.shape)).astype(np.float32)
+
+    batch_size = positive_int(batch_size, "batch_size")
+    if callable(target):
+        total = np.zeros(images.shape, np.float64)
+        for _ in range(samples):
+            total += np.abs(_gradients(scorer, images + spread * draw(1)[0], target, batch_size))
+    else:
+        total = loops.noisy_gradient_sums(scorer, images, spread.astype(np.float32), draw, samples,
+                                          class_vector(target, len(images)), batch_size)
     return normalize_maps(total.max(axis=-1) / samples, "smoothgrad")
 
 
@@ -126,17 +125,21 @@ def integrated_gradients(model, images, target=None, head=None, baseline=None, s
     scorer = score_model(model, head)
     target = checked_target(scorer, target, len(images))
     fixed = _fixed(scorer, images, target, batch_size)
-    total = np.zeros(images.shape, np.float64)
-    for alpha in (np.arange(steps) + 0.5) / steps:
-        path_images = (baseline + alpha * (images - baseline)).astype(np.float32)
-        total += _gradients(scorer, path_images, fixed, batch_size)
+    batch_size = positive_int(batch_size, "batch_size")
+    alphas = (np.arange(steps) + 0.5) / steps  # midpoint rule, in this order
+    if callable(fixed):
+        total = np.zeros(images.shape, np.float64)
+        for alpha in alphas:
+            total += _gradients(scorer, (baseline + alpha * (images - baseline)).astype(np.float32), fixed, batch_size)
+    else:
+        total = loops.path_gradient_sums(scorer, images, baseline, alphas, class_vector(fixed, len(images)), batch_size)
     attributions = (images - baseline) * total / steps
-    score = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), len(images)))
-    base = np.asarray(pick_scores(scorer(np.asarray(baseline, np.float32), training=False),
-                              targets_for(fixed, slice(None)), len(images)))
     maps = normalize_maps(np.abs(attributions).sum(axis=-1), "integrated_gradients")
     if not return_details:
         return maps
+    score = np.asarray(pick_scores(scorer(images, training=False), targets_for(fixed, slice(None)), len(images)))
+    base = np.asarray(pick_scores(scorer(np.asarray(baseline, np.float32), training=False),
+                                  targets_for(fixed, slice(None)), len(images)))
     gap = attributions.reshape(len(images), -1).sum(axis=1) - (score - base)
     return maps, {"attributions": attributions, "scores": score, "baseline_scores": base, "completeness_gap": gap}
 
