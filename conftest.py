@@ -75,6 +75,7 @@ def serial_group(nodeid):
     return path
 
 
+@pytest.hookimpl(optionalhook=True)  # without pytest-xdist (-p no:xdist, another environment) unused
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's scope scheduling, with :data:`SERIAL_GROUPS` as scopes (``make test``)."""
     from xdist.scheduler import LoadScopeScheduling
