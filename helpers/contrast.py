@@ -34,9 +34,10 @@ def local_contrast(images, sigma=1.5, low=1.0, high=99.0):
     return enhance_contrast(images - gaussian_filter(images, sigmas), low, high)
 
 
-def show_plain_and_enhanced(images, titles, suptitle, ncols=8, size=1.1):
+def show_plain_and_enhanced(images, titles, suptitle, ncols=8, size=1.1, marked=None):
     """Each image twice, plain (values as optimized, 0..1) above its local contrast
-    (:func:`local_contrast`), in paired rows."""
+    (:func:`local_contrast`), in paired rows; ``marked`` (one bool per image, e.g.
+    :func:`helpers.live_channels.at_zero`) titles those images in grey italics."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
@@ -53,6 +54,9 @@ def show_plain_and_enhanced(images, titles, suptitle, ncols=8, size=1.1):
             shown = img[..., 0] if img.shape[-1] == 1 else img
             axes[row + r, col].imshow(shown, cmap="gray", vmin=0, vmax=1)
             axes[row + r, col].set_title(title, fontsize=legible_fontsize(fig, largest=9))
+            if r == 0 and marked is not None and marked[k]:
+                axes[row, col].title.set_color("0.55")
+                axes[row, col].title.set_fontstyle("italic")
     fig.suptitle(suptitle)
     fig.tight_layout()
     return fig

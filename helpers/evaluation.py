@@ -1,6 +1,7 @@
 """How well did a classifier learn? Curves, scores, confusion matrix, predictions, mistakes."""
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 
 from helpers.arguments import class_labels, positive_int
@@ -27,13 +28,13 @@ def plot_history(history, title="Training"):
         ax = ax_acc if key.endswith("accuracy") else ax_loss if key == "loss" else None
         if ax is None:
             continue
-        line, = ax.plot(epochs, values, "o-", label=f"train {key}")
+        ax.plot(epochs, values, label=f"train {key}")  # the course's cycle: colour, marker and dash differ
         if f"val_{key}" in history:
-            ax.plot(epochs, history[f"val_{key}"], "s--", color=line.get_color(), label=f"validation {key}")
+            ax.plot(epochs, history[f"val_{key}"], label=f"validation {key}")
     for ax, name in ((ax_acc, "accuracy"), (ax_loss, "loss")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.set_xticks(epochs)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=10))  # 60 epochs: no overprinted ticks
         ax.set_title(f"{name} per epoch")
         ax.legend()
         ax.grid(alpha=0.3)
@@ -98,8 +99,9 @@ def plot_confusion_matrix(cm, class_names=None, title="Confusion matrix (test se
         for p in range(classes):
             if cm[t, p]:
                 ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=7,
-                        color="white" if cm[t, p] > cm.max() / 3 else "black")
-    ax.set_xticks(range(classes), names)
+                        color="white" if image.norm(cm[t, p] + 1) > 0.55 else "black")
+    long_names = max(len(n) for n in names) > 3
+    ax.set_xticks(range(classes), names, rotation=45 if long_names else 0, ha="right" if long_names else "center")
     ax.set_yticks(range(classes), names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

@@ -55,14 +55,16 @@ def moved_share(initial, trained, layer):
     return change / np.where(norm > 0, norm, 1.0)
 
 
-def _shown(weights):
-    """Kernels as display images: RGB stretched per kernel, or one channel on a shared symmetric scale."""
+def _shown(weights, scale=None):
+    """Kernels as display images: RGB stretched per kernel (or, with ``scale``, mapped from
+    ``[-scale, scale]`` to [0, 1] for all alike), or one channel on a symmetric limit."""
     if weights.shape[-1] == 3:
+        if scale is not None:
+            return np.clip(0.5 + weights / (2 * scale), 0, 1), None
         low = weights.min(axis=(1, 2, 3), keepdims=True)
         span = np.ptp(weights.reshape(len(weights), -1), axis=1).reshape(-1, 1, 1, 1)
         return (weights - low) / np.where(span > 0, span, 1.0), None
-    shown = weights.mean(axis=-1)
-    return shown, float(np.abs(shown).max()) or 1.0
+    return weights.mean(axis=-1), None
 
 
 def plot_change(initial, trained, layer, count=12, title=None):
@@ -85,20 +87,29 @@ def plot_change(initial, trained, layer, count=12, title=None):
     shares = moved_share(initial, trained, layer)
     count = min(count, len(after))
     rows = [("initial", before[:count]), ("trained", after[:count]), ("change", after[:count] - before[:count])]
-    fig, axes = plt.subplots(3, count, figsize=(0.75 * count + 1.2, 3.0), squeeze=False)
+    fig, axes = plt.subplots(3, count, figsize=(0.75 * count + 1.6, 3.0), squeeze=False)
     font = legible_fontsize(fig, largest=9)
+    grey = before.shape[-1] != 3
+    limit = max(float(np.abs(w.mean(axis=-1) if grey else w).max()) for _, w in rows) or 1.0
+    image = None
     for r, (label, weights) in enumerate(rows):
-        images, limit = _shown(weights)
+        images, _ = _shown(weights, scale=limit if label == "change" else None)
         for k, ax in enumerate(axes[r]):
             ax.set_xticks([])
             ax.set_yticks([])
-            if limit is None:
-                ax.imshow(images[k])
+            if grey:
+                image = ax.imshow(images[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
             else:
-                ax.imshow(images[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
+                ax.imshow(images[k])
             if r == 0:
-                ax.set_title(f"{k}: {shares[k]:.2f}", fontsize=font, pad=2)
+                unmoved = shares[k] < 1e-6
+                ax.set_title(f"{k}: unmoved" if unmoved else f"{k}: {shares[k]:.2f}", fontsize=font, pad=2,
+                             color="0.55" if unmoved else "black", fontstyle="italic" if unmoved else "normal")
         axes[r, 0].set_ylabel(label, fontsize=font)
-    fig.suptitle(title or f"{layer}: kernels before and after training (title: kernel k, share of its norm "
-                 f"moved; median {np.median(shares):.2f})", fontsize=font + 1)
+    if image is not None:
+        fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="weight (one scale for all rows)")
+    how = "one weight scale for all rows" if grey else ("RGB: kernels each stretched on their own, the change on one "
+                                                       "scale for all (grey: no change)")
+    fig.suptitle(title or f"{layer}: kernels before and after training ({how}; title: share of the norm moved, "
+                 f"median {np.median(shares):.2f})", fontsize=font + 1)
     return fig, shares

@@ -38,7 +38,7 @@ def count_at_zero(reached):
 
 
 def format_value(value):
-    """A reached activation with enough digits that no live value reads as zero: 12, 3.4, 0.042."""
+    """A reached activation with enough digits that no live value reads as zero: 12, 3.4, 0.042, 0.50."""
     value = float(value)
     if value <= ZERO:
         return ZERO_WORD
@@ -46,7 +46,7 @@ def format_value(value):
         return f"{value:.0f}"
     if value >= 1:
         return f"{value:.1f}"
-    return f"{value:.2g}"
+    return f"{value:#.2g}"
 
 
 def titles(reached, channels=None, marked=None, marked_word=ZERO_WORD):
@@ -90,11 +90,13 @@ def show_patterns(images, reached, suptitle, channels=None, marked=None, marked_
         raise ValueError(f"got {len(images)} patterns but {len(np.ravel(reached))} reached activations and "
                          f"{len(marked)} marks")
     n = int(marked.sum())
+    zero_too = at_zero(reached) & ~marked  # e.g. an image that moved but whose channel ends at zero
     phrase = "at zero" if marked_word == ZERO_WORD else marked_word
-    label = f"{suptitle} ({n} of {len(marked)} {phrase}, titled in grey)" if note else suptitle
+    extra = f", {int(zero_too.sum())} {'moved' if marked_word == 'unmoved' else 'other'} but at zero" if zero_too.any() else ""
+    label = f"{suptitle} ({n} of {len(marked)} {phrase}{extra}, titled in grey)" if note else suptitle
     fig = gallery.show_images(images, titles=titles(reached, channels, marked, marked_word), ncols=ncols, size=size,
                               suptitle=label)
-    for ax, is_marked in zip(fig.axes, marked):
+    for ax, is_marked in zip(fig.axes, marked | zero_too):
         if is_marked:
             ax.title.set_color(ZERO_COLOUR)
             ax.title.set_fontstyle("italic")

@@ -55,7 +55,7 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
         images: ``(n, H, W[, C])`` in [0, 1].
         maps: dict method name -> ``(n, H, W)`` maps in [0, 1].
         titles: one title per image (column).
-        masks: optional ``(n, H, W)`` ground truth, outlined in white.
+        masks: optional ``(n, H, W)`` ground truth, outlined in cyan (a colour the map never takes).
     """
     images = np.asarray(images)
     n = len(images)
@@ -72,14 +72,17 @@ def show_maps(images, maps, titles=None, masks=None, suptitle=None, size=1.4, al
         for col in range(n):
             axes[row, col].imshow(overlay(images[col], method_maps[col], alpha))
             if masks is not None:
-                axes[row, col].contour(masks[col], levels=[0.5], colors="white", linewidths=0.5)
+                axes[row, col].contour(masks[col], levels=[0.5], colors="cyan", linewidths=0.8)
+            if not np.asarray(method_maps[col]).max() > 0:
+                axes[row, col].text(0.5, 0.5, "all zero", transform=axes[row, col].transAxes, ha="center",
+                                    va="center", color="0.8", fontstyle="italic", fontsize=font)
         axes[row, 0].set_ylabel(name, fontsize=font)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
     axes[0, 0].set_ylabel("input", fontsize=font)
     fig.colorbar(ScalarMappable(Normalize(0, 1), "magma"), ax=axes, fraction=0.04, shrink=0.5, pad=0.01,
-                 label="attribution")
+                 label="attribution (each map scaled to max 1)")
     if suptitle:
         fig.suptitle(suptitle)
     return fig

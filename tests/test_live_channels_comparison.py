@@ -11,8 +11,8 @@ from helpers import comparison, groundtruth, live_channels
 
 def test_titles_never_print_zero_for_a_live_channel():
     values = [0.0, 1e-4, 0.04, 0.049, 3.21, 12.6, -0.0]
-    assert live_channels.titles(values) == ["0: zero", "1: 0.0001", "2: 0.04", "3: 0.049", "4: 3.2", "5: 13", "6: zero"]
-    assert live_channels.titles([0.5, 0.0], channels=[7, 9]) == ["7: 0.5", "9: zero"]
+    assert live_channels.titles(values) == ["0: zero", "1: 0.00010", "2: 0.040", "3: 0.049", "4: 3.2", "5: 13", "6: zero"]
+    assert live_channels.titles([0.5, 0.0], channels=[7, 9]) == ["7: 0.50", "9: zero"]
     assert live_channels.count_at_zero(values) == 2
     with pytest.raises(ValueError, match="NaN"):
         live_channels.at_zero([np.nan])
