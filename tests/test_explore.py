@@ -242,3 +242,26 @@ def test_importing_helpers_explore_is_cheap():
     seconds, tf_loaded, widgets_loaded = done.stdout.split()
     assert tf_loaded == "False" and widgets_loaded == "False", done.stdout
     assert float(seconds) < 1.0
+
+
+def test_sigmoid_heads_short_class_names_and_offered_layers():
+    """A one-unit sigmoid is read as its class by threshold; a short class_names list is refused
+    naming the argument; a layers= list without the default CAM layer starts at one it offers."""
+    import keras
+    from keras import layers as L
+
+    from helpers.explore import explore_activations, explore_attribution
+
+    keras.utils.set_random_seed(0)
+    images = np.random.default_rng(0).random((2, 8, 8, 1)).astype("float32")
+    inputs = keras.Input((8, 8, 1))
+    h = L.Conv2D(2, 3, activation="relu", name="c1")(inputs)
+    h = L.Flatten()(L.Conv2D(2, 3, activation="relu", name="c2")(h))
+    out = L.Dense(1, activation="sigmoid", bias_initializer=keras.initializers.Constant(5.0))(h)
+    model = keras.Model(inputs, out)
+    activations_view = explore_activations(model, images, [1, 1], steps=5)
+    p = float(model(images[:1])[0, 0])
+    assert p > 0.5 and activations_view.predicted(activations_view.probabilities(0)) == f"1 (p={p:.3f})"
+    assert explore_attribution(model, images, [1, 1], layers=["c1"]).controls["layer"].value == "c1"
+    with pytest.raises(ValueError, match="class_names must name every one"):
+        explore_attribution(model, images, [1, 1], class_names=["only one"])

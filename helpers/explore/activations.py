@@ -110,6 +110,17 @@ class ActivationsExplorer(Explorer):
         return self.cache["probs"].get(index, lambda: np.asarray(
             self.model(self.images[index][None], training=False))[0])
 
+    def predicted(self, output):
+        """'class (confidence)' from the model's output for one image: a one-unit sigmoid is thresholded
+        at 0.5, probabilities give their largest value, other outputs (logits) their score."""
+        output = np.asarray(output, np.float64).ravel()
+        if output.size == 1:
+            p = float(output[0])
+            return f"{self.name_of(int(p >= 0.5))} (p={max(p, 1 - p):.3f})"
+        k = int(output.argmax())
+        is_probability = (output >= 0).all() and abs(output.sum() - 1) < 1e-3
+        return f"{self.name_of(k)} ({'p=' if is_probability else 'score '}{output[k]:.3f})"
+
     def activations(self, index):
         """Every explored layer's maps for image ``index`` (:func:`helpers.activations.layer_activations`)."""
         from helpers.activations import layer_activations
@@ -157,7 +168,7 @@ class ActivationsExplorer(Explorer):
                       "pattern": ax_pattern}
         show_gray_or_rgb(ax_in, self.images[index])
         ax_in.set_title(f"test[{index}]: label {self.name_of(self.labels[index])}\npredicted "
-                        f"{self.name_of(probs.argmax())} ({probs.max():.3f})", fontsize=font)
+                        f"{self.predicted(probs)}", fontsize=font)
         show_map(fig, ax_map, act, "activation")
         silent = " (silent)" if np.ptp(act) == 0 and act.max() == 0 else ""
         ax_map.set_title(f"{layer}, channel {channel}\n{act.shape[0]}x{act.shape[1]} map{silent}", fontsize=font)

@@ -41,13 +41,23 @@ class AttributionExplorer(Explorer):
             raise ValueError(f"masks must be one (H, W) mask per image {self.images.shape[:3]}; got {self.masks.shape}")
         self.scorer = score_model(model)
         self.n_classes, self.class_names = n_classes(self.scorer), class_names
+        if class_names is not None and len(class_names) < self.n_classes:
+            raise ValueError(f"class_names must name every one of the model's {self.n_classes} classes; got "
+                             f"{len(class_names)} names: pass one name per class, or class_names=None")
         methods = list(METHOD_LABELS.values()) if methods is None else list(methods)
         for name in methods:
             one_of(name, list(METHOD_LABELS.values()) + ["score_cam", "deconvnet"], "methods")
         self.methods = methods
-        self.layers = spatial_layers(model) if layers is None else list(layers)
+        from helpers.modelparts import find_layer
+
+        self.layers = spatial_layers(model) if layers is None else [find_layer(model, name) for name in layers]
+        if not self.layers:
+            raise ValueError("layers is empty: pass the layers whose maps Grad-CAM may weight, or layers=None")
         default = default_cam_layer(model)
-        layer = default if layer is None else layer
+        if layer is None:  # the default CAM layer when offered, else the last layer of the list
+            layer = default if default in self.layers else self.layers[-1]
+        else:
+            layer = find_layer(model, layer)
         self.cache = {"logits": LRU(256), "maps": LRU(256)}
         labels_of = {value: key for key, value in METHOD_LABELS.items()}
         controls = {
