@@ -12,8 +12,12 @@ The maps are those of the plain Python loop: every backward pass still holds the
 path images are computed with the same float32 and float64 operations, and the sums over
 samples and steps run in float64 in the same order.
 
-One call takes about :data:`CALL_BYTES` of inputs at most (more images are split into calls
-of whole batches). The compiled functions are cached with the score model
+Saliency-like methods and Integrated Gradients take about :data:`CALL_BYTES` of inputs per call
+(more images are split into calls of whole batches); SmoothGrad splits the noise samples, not
+the images, so its call holds every image and its float64 sums. Every loop runs one iteration at
+a time (``parallel_iterations=1``): the activations of one batch of ``batch_size`` images are
+alive at once, as in a plain Python loop (TensorFlow's default of 10 in flight raised the peak
+memory by 64 % in a measured case). The compiled functions are cached with the score model
 (:func:`helpers.scoring.compiled`), whose flat copy :mod:`helpers.graph` rebuilds when the
 user's model changes (an activation swapped, a layer replaced): an edited model gets new
 functions, never a stale one. Each function has one input signature with a free batch axis,
@@ -115,7 +119,8 @@ def _over_batches(x, batch_size, body, dtype):
         return i + 1, parts.write(i, body(start, tf.minimum(start + batch_size, n)))
 
     _, parts = tf.while_loop(lambda i, _: i < count, step,
-                             [tf.constant(0), tf.TensorArray(dtype, size=count, infer_shape=False)])
+                             [tf.constant(0), tf.TensorArray(dtype, size=count, infer_shape=False)],
+                             parallel_iterations=1)  # one batch's activations alive at a time, as batch_size promises
     return parts.concat()
 
 
@@ -137,7 +142,7 @@ def _runner(scorer, kind, image_shape):
                 return k + 1, total + tf.cast(_gradient(scorer, inputs, c[a:b]), tf.float64)
 
             return tf.while_loop(lambda k, _: k < tf.shape(alphas)[0], point,
-                                 [tf.constant(0), tf.zeros_like(delta)])[1]
+                                 [tf.constant(0), tf.zeros_like(delta)], parallel_iterations=1)[1]
         return _over_batches(x, batch_size, batch, tf.float64)
 
     def noisy(x, noise, spread, c, total, batch_size):
@@ -146,7 +151,8 @@ def _runner(scorer, kind, image_shape):
                 inputs = x[a:b] + spread[a:b] * noise[j, a:b]
                 return j + 1, sums + tf.cast(tf.abs(_gradient(scorer, inputs, c[a:b])), tf.float64)
 
-            return tf.while_loop(lambda j, _: j < tf.shape(noise)[0], sample, [tf.constant(0), total[a:b]])[1]
+            return tf.while_loop(lambda j, _: j < tf.shape(noise)[0], sample, [tf.constant(0), total[a:b]],
+                                 parallel_iterations=1)[1]
         return _over_batches(x, batch_size, batch, tf.float64)
 
     signatures = {

@@ -167,3 +167,20 @@ def test_bad_batch_sizes_keep_their_message(model, images):
     for method in (attribution.saliency, attribution.smoothgrad, attribution.integrated_gradients):
         with pytest.raises(ValueError, match="batch_size must be >= 1"):
             method(model, images, target=TARGETS, batch_size=0)
+
+
+def test_every_loop_runs_one_batch_at_a_time():
+    """TensorFlow's default parallel_iterations=10 keeps several batches' activations alive at once
+    (64 % more peak memory measured on a 128-channel model): batch_size would no longer bound memory."""
+    import ast
+    import pathlib
+
+    import helpers.gradient_loops as loops
+
+    tree = ast.parse(pathlib.Path(loops.__file__).read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", None) == "while_loop"]
+    assert len(calls) == 3
+    for call in calls:
+        values = {k.arg: k.value for k in call.keywords}
+        assert isinstance(values.get("parallel_iterations"), ast.Constant) and values["parallel_iterations"].value == 1
