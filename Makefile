@@ -33,7 +33,7 @@ render: $(STAMP)
 # another order, so training gives other weights, as on another CPU type; the checked outputs
 # must hold anyway (tests/test_float_path.py shows that the weights really differ).
 test: $(STAMP)
-	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
+	TF_NUM_INTRAOP_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 ## data: fetch SVHN and CIFAR-10 (needs internet; MNIST is shipped)
 data: $(STAMP)
