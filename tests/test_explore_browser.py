@@ -17,7 +17,6 @@ choice with the same cells (:meth:`helpers.explore.common.Explorer.render_state`
 import base64
 import contextlib
 import pathlib
-import shutil
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from test_lab_browser import LabServer, Student, ensure_chromium, lab_browser, lab_server  # noqa: F401 (fixtures)
+from test_lab_browser import LabServer, Student, headless_chromium, lab_browser, lab_server  # noqa: F401 (fixtures)
 
 REPO = pathlib.Path(__file__).parents[1]
 CHAPTER = REPO / "notebooks" / "02_activations.ipynb"
@@ -177,15 +176,7 @@ SCREENSHOT_CELLS = [
 @contextlib.contextmanager
 def chromium():
     """Headless Chromium as ``lab_browser`` starts it, outside pytest."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    ensure_chromium()
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver, _ = headless_chromium()
     try:
         yield driver
     finally:

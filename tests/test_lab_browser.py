@@ -231,19 +231,32 @@ def ensure_chromium():
         pytest.fail(f"could not install chromium + chromium-driver ({' '.join(command)}): {done.stderr[-500:]}")
 
 
-@pytest.fixture
-def lab_browser(lab_server):
-    ensure_chromium()
-    import psutil
+def headless_chromium(window="1280,1600", capabilities=()):
+    """Debian's Chromium, headless, through chromedriver (installed when missing): ``(driver, service)``.
+
+    Args:
+        window: the window size, ``"width,height"``.
+        capabilities: ``(name, value)`` pairs set on the options (e.g. Chrome's logging preferences).
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    ensure_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={window}"):
         options.add_argument(flag)
+    for name, value in capabilities:
+        options.set_capability(name, value)
     service = Service(shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
+    return webdriver.Chrome(options=options, service=service), service
+
+
+@pytest.fixture
+def lab_browser(lab_server):
+    import psutil
+
+    driver, service = headless_chromium()
     try:
         chromedriver = psutil.Process(service.process.pid)
         family = [chromedriver] + chromedriver.children(recursive=True)

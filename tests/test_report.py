@@ -4,12 +4,12 @@ import json
 import pathlib
 import re
 import shutil
-import subprocess
 
 import nbformat
 import pytest
 
 from helpers.course import report, report_mathjax, report_page
+from test_lab_browser import headless_chromium
 
 REPO = pathlib.Path(__file__).parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -136,19 +136,6 @@ def test_notebook_date_is_the_last_commit_or_the_file_time(tmp_path):
     assert report.notebook_date(loose)[1] == "the notebook file's time"
 
 
-def ensure_chromium():
-    """Install Debian's chromium and chromium-driver when they are missing (root needed)."""
-    if shutil.which("chromedriver") and shutil.which("chromium"):
-        return
-    command = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], capture_output=True)
-        done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0 or not shutil.which("chromedriver"):
-        pytest.fail(f"could not install chromium + chromium-driver ({' '.join(command)}): {done.stderr[-500:]}")
-
-
 LOADED = "return document.readyState === 'complete' && Array.from(document.images).every(i => i.complete);"
 TYPESET = f"return document.documentElement.getAttribute('{report_mathjax.TYPESET_FLAG}') === 'typeset';"
 CHECK_PAGE = r"""
@@ -179,16 +166,7 @@ return {broken, links, missingAnchors, toc, errors, loads, rawTex, scripts, type
 
 @pytest.fixture(scope="module")
 def browser():
-    ensure_chromium()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    driver, _ = headless_chromium("1280,900", [("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})])
     yield driver
     driver.quit()
 
