@@ -158,11 +158,16 @@ def field_means(model, layer, image, grid):
     return np.array([[crop(image, field, r, c).mean() for c in range(cols)] for r in range(rows)])
 
 
-def top_patches(model, images, layer, channel, n=9, batch_size=512):
+def top_patches(model, images, layer, channel, n=9, batch_size=512, activation=None):
     """The ``n`` images whose strongest unit in ``channel`` is strongest, cropped to that unit's field.
 
     Each image contributes at most one patch (its best position), so the result
     shows ``n`` different images.
+
+    Args:
+        activation: optional, ``layer``'s outputs for ``images`` as
+            :func:`helpers.activations.layer_activations` returns them, computed once and reused
+            for every channel (the explorer does so); None computes them here.
 
     Returns:
         dict with ``patches`` ``(n, rows, cols, C)`` (the field's shape), ``values`` (the activations),
@@ -170,7 +175,13 @@ def top_patches(model, images, layer, channel, n=9, batch_size=512):
     """
     layer_name = find_layer(model, layer)
     n = positive_int(n, "n")
-    activation = layer_activations(model, images, layer_name, batch_size)[layer_name]
+    if activation is None:
+        activation = layer_activations(model, images, layer_name, batch_size)[layer_name]
+    activation = np.asarray(activation)
+    if len(activation) != len(check_images(model, images)):
+        raise ValueError(f"activation= holds {len(activation)} images' maps but images= has "
+                         f"{len(check_images(model, images))}: pass layer_activations(model, images, "
+                         f"{layer_name!r})[{layer_name!r}] for the same images, or activation=None")
     if activation.ndim != 4:
         raise ValueError(f"layer {layer_name} has no spatial maps (output shape {activation.shape[1:]})")
     channel = int(channel_indices([channel], activation.shape[-1], f"layer {layer_name} has channels")[0])

@@ -71,7 +71,12 @@ def test_activations_show_the_helpers_outputs(mnist, activations_explorer):
     patterns, _ = maximize.maximize_channels(model, "conv2", steps=STEPS, seed=0, progress=False)
     assert_shows(shown, explorer.boxes["pattern"], patterns[5][..., 0], "gray", 0, 1, "the pattern")
     top = top_patches(model, images[:200], "conv2", 5, n=6)
-    assert np.array_equal(explorer.top("conv2", 5)["indices"], top["indices"])
+    for key in ("indices", "values", "patches", "positions"):
+        np.testing.assert_array_equal(explorer.top("conv2", 5)[key], top[key], err_msg=key)
+    misses = explorer.cache["pool"].misses
+    other_top = explorer.top("conv2", 9)  # a new channel reuses the pool's conv2 maps
+    assert explorer.cache["pool"].misses == misses
+    np.testing.assert_array_equal(other_top["values"], top_patches(model, images[:200], "conv2", 9, n=6)["values"])
     assert_shows(shown, explorer.boxes["image"], images[7][..., 0], "gray", 0, 1, "the input")
     other = explorer.update(channel=6)
     assert not np.array_equal(other, shown), "another channel shows the same picture"

@@ -216,3 +216,14 @@ def test_10_top_patches_of_one_unbatched_image_is_that_image(model):
     batch = receptive_field.top_patches(model, X[:1], "conv", 0, n=1)
     np.testing.assert_array_equal(one["patches"], batch["patches"])
     assert one["positions"] == batch["positions"]
+
+
+def test_10_top_patches_reuse_precomputed_maps_and_refuse_maps_of_other_images(model):
+    maps = layer_activations(model, X, "conv")["conv"]
+    for channel in (0, 1):
+        fresh = receptive_field.top_patches(model, X, "conv", channel, n=2)
+        reused = receptive_field.top_patches(model, X, "conv", channel, n=2, activation=maps)
+        for key in ("patches", "values", "indices", "positions"):
+            np.testing.assert_array_equal(reused[key], fresh[key], err_msg=key)
+    with pytest.raises(ValueError, match="activation= holds 1 images' maps but images= has"):
+        receptive_field.top_patches(model, X, "conv", 0, activation=maps[:1])

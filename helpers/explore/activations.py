@@ -66,7 +66,7 @@ class ActivationsExplorer(Explorer):
             raise ValueError("the model has no layer with feature maps (n, h, w, c): nothing to explore")
         self.n_patches, self.steps, self.seed, self.class_names = n_patches, steps, seed, class_names
         self.channels = {name: int(self._output(name).shape[-1]) for name in self.layers}
-        self.cache = {"probs": LRU(256), "acts": LRU(64), "tops": LRU(256), "patterns": LRU(8)}
+        self.cache = {"probs": LRU(256), "acts": LRU(64), "tops": LRU(256), "pool": LRU(2), "patterns": LRU(8)}
         layer = self.layers[0] if layer is None else one_of(self._path(layer), self.layers, "layer")
         controls = {
             "index": widgets.IntSlider(value=index_in(index, len(self.images), "index"), min=0,
@@ -128,12 +128,18 @@ class ActivationsExplorer(Explorer):
         return self.cache["acts"].get(index, lambda: {
             name: a[0] for name, a in layer_activations(self.model, self.images[index], self.layers).items()})
 
+    def pool_activations(self, layer):
+        """``layer``'s maps for every pool image, computed once per layer and shared by its channels."""
+        from helpers.activations import layer_activations
+
+        return self.cache["pool"].get(layer, lambda: layer_activations(self.model, self.pool, layer)[layer])
+
     def top(self, layer, channel):
         """:func:`helpers.receptive_field.top_patches` of the channel over the pool."""
         from helpers.receptive_field import top_patches
 
         return self.cache["tops"].get((layer, channel), lambda: top_patches(
-            self.model, self.pool, layer, channel, n=self.n_patches))
+            self.model, self.pool, layer, channel, n=self.n_patches, activation=self.pool_activations(layer)))
 
     def patterns(self, layer):
         """Regularized patterns of every channel of ``layer`` and the activation each reaches."""
