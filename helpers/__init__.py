@@ -12,6 +12,7 @@ Each concept of the course lives in one module:
 - :mod:`helpers.statistics` -- sparsity, strongest channels, class-mean patterns.
 - :mod:`helpers.receptive_field` -- receptive fields and top-activating patches.
 - :mod:`helpers.filters` -- kernels, the exact first-layer optimum, plain gradient ascent.
+- :mod:`helpers.orientation` -- which way a first-layer kernel's edge runs (Sobel projections).
 - :mod:`helpers.progress` -- progress bars that suit notebooks.
 - :mod:`helpers.graph` -- the flat copy of a model's graph (nested models inlined) every visualization reads.
 - :mod:`helpers.modelparts`, :mod:`helpers.arguments` -- layer lookup, model copies, argument checks.

@@ -18,6 +18,25 @@ def _as_display(image):
     return image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
 
 
+def title_fontsize(fig, titles, size):
+    """Tile titles as large as :func:`helpers.runtime.legible_fontsize` asks, but no wider than a
+    tile of ``size`` inches (about 0.6 em a character), between 6 and 10 points."""
+    from helpers.runtime import legible_fontsize
+
+    longest = max((len(line) for t in titles or [] for line in str(t).split("\n")), default=1)
+    return legible_fontsize(fig, largest=min(10.0, max(6.0, size * 72 / (0.6 * max(longest, 1)))))
+
+
+def wrapped(text, fig, fontsize=None):
+    """``text`` broken into lines that fit the width of ``fig`` at the figure-title font size."""
+    import textwrap
+
+    points = fontsize or plt.rcParams["figure.titlesize"]
+    points = points if isinstance(points, (int, float)) else plt.rcParams["font.size"] * 1.2
+    width = max(20, int(fig.get_figwidth() * 72 / (0.55 * points)))
+    return "\n".join(textwrap.fill(part, width) for part in str(text).split("\n"))
+
+
 def show_images(images, titles=None, ncols=10, suptitle=None, cmap="gray", size=1.1):
     """Draw images in a grid with optional per-image titles.
 
@@ -40,16 +59,22 @@ def show_images(images, titles=None, ncols=10, suptitle=None, cmap="gray", size=
         raise ValueError(f"got {n} images but {len(titles)} titles")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    row_height = size + (0.3 if titles is not None else 0.0)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, row_height * nrows + 0.4), squeeze=False)
+    fig = plt.figure(figsize=(size * ncols, size * nrows))
+    font = title_fontsize(fig, titles, size)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    row_height = size + (lines * font * 1.3 / 72 + 0.08 if lines else 0.0)
+    heading = wrapped(suptitle, fig) if suptitle else None
+    extra = 0.25 + 0.22 * heading.count("\n") if heading else 0.0
+    fig.set_size_inches(size * ncols, row_height * nrows + 0.15 + extra)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
             ax.imshow(_as_display(images[i]), cmap=cmap)
             if titles is not None:
-                ax.set_title(titles[i], fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
+                ax.set_title(titles[i], fontsize=font)
+    if heading:
+        fig.suptitle(heading)
     fig.tight_layout()
     return fig
 
