@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 LAB_ARGS ?=
-PYTEST_ARGS ?=
+#: two pytest-xdist workers; conftest.SERIAL_GROUPS keep the host-watching and browser tests in one each
+PYTEST_ARGS ?= -n 2 --dist loadscope
 # Verified SVHN/CIFAR-10 array copies beside the repository (helpers.data.arrays), when present.
 SHARED_ARRAYS := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_ARRAYS)/PROVENANCE.md),)
