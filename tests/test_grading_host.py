@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers.grading import grade, sandbox
+from helpers.grading import grade, processes, sandbox
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
 
@@ -252,9 +252,9 @@ def test_a_grader_stopped_with_sigterm_leaves_no_sandbox_files_processes_or_grou
     grader = subprocess.Popen([sys.executable, "-m", "helpers.grading.grade", str(path), "--chapter", "02", "--cell-timeout", "50"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not _host_uids_of(b"runner.py", sandbox._descendants(grader.pid)):
+    while time.monotonic() < deadline and not _host_uids_of(b"runner.py", processes.descendants(grader.pid)):
         time.sleep(0.2)
-    uids = _host_uids_of(b"runner.py", sandbox._descendants(grader.pid))  # this grader's sandbox, no other
+    uids = _host_uids_of(b"runner.py", processes.descendants(grader.pid))  # this grader's sandbox, no other
     assert uids, "the sandbox never started"
     groups = {p.name for p in pathlib.Path("/sys/fs/cgroup").rglob("course-grade-*")}
     assert groups or os.environ.get(sandbox.UNBOUNDED_MEMORY) == "1", "no control group was made"

@@ -39,11 +39,11 @@ import resource
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
 
+from helpers.grading import processes
 from helpers.grading.limits import ControlGroup, memory_bounded
 
 MOUNT_POINT = "/sandbox"
@@ -54,8 +54,6 @@ LIMITS = {"memory": 2 * 2**30, "processes": 256, "cpus": 1, "address space": 4 *
           "open files": 1024}
 #: How often the sandbox directory's size is measured while the code runs (seconds).
 DISK_POLL = 0.05
-#: At most this long (seconds) is spent per poll on the files the sandbox's processes hold open.
-UNLINKED_SCAN = 0.5
 #: The first line of the output of a run stopped for writing too much.
 DISK_STOP = "[sandbox stopped: the sandbox directory grew past its limit]"
 #: The first line of the output of a run stopped because its supervisor went silent (:func:`run`).
@@ -107,23 +105,13 @@ def _hidden_paths(bound):
     return [h for h in hidden if h.exists() and any(b == h or b in h.parents for b in bound)]
 
 
-def _uids_in_use():
-    uids = set()
-    for entry in os.scandir("/proc"):
-        try:
-            uids.add(entry.stat().st_uid) if entry.name.isdigit() else None
-        except OSError:  # ended meanwhile
-            continue
-    return uids
-
-
 def host_uid():
     """The host uid a sandbox runs as: the grader's own, or, when the grader is root, a fresh id from
     :data:`HOST_UIDS` that no account and no running process has (so each run also has its own
     ``RLIMIT_NPROC`` count and cannot signal another run's processes)."""
     if os.geteuid() != 0:
         return os.geteuid()
-    busy = _uids_in_use()
+    busy = processes.uids_in_use()
     while True:
         uid = random.SystemRandom().randrange(*HOST_UIDS)
         try:
@@ -197,14 +185,7 @@ def own_processes():
     """How many tasks (threads included) this user runs now (``/proc``); ``RLIMIT_NPROC`` counts them all, so an
     unprivileged grader gives a sandbox :data:`LIMITS` ``["processes"]`` more than that (one program of the user
     with many threads then cannot keep every sandbox from starting)."""
-    uid, count = os.getuid(), 0
-    for entry in os.scandir("/proc"):
-        try:
-            if entry.name.isdigit() and entry.stat().st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry.name}/task"))
-        except OSError:  # ended meanwhile
-            continue
-    return count
+    return processes.tasks_of(os.getuid())
 
 
 def _limits(processes=None):
@@ -242,50 +223,6 @@ def disk_usage(root, max_entries=LIMITS["files"]):
     return total
 
 
-def _descendants(root_pid):
-    """Process ids of ``root_pid`` and everything below it (from the parent links in ``/proc``)."""
-    children = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat_line = pathlib.Path(entry.path, "stat").read_text()
-        except OSError:  # ended meanwhile
-            continue
-        parent = int(stat_line[stat_line.rindex(")") + 2:].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found, stack = set(), [root_pid]
-    while stack:
-        pid = stack.pop()
-        if pid not in found:
-            found.add(pid)
-            stack += children.get(pid, [])
-    return found
-
-
-def unlinked_bytes(pids):
-    """Bytes held by files that the processes ``pids`` keep open after deleting them (and by their memfds):
-    space no directory listing shows."""
-    seen, total = set(), 0
-    deadline = time.monotonic() + UNLINKED_SCAN
-    for pid in pids:
-        if time.monotonic() > deadline:  # each process holds at most LIMITS["open files"]; the rest waits a poll
-            break
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:  # ended meanwhile
-            continue
-        for fd in fds:
-            try:
-                info = os.stat(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if info.st_nlink == 0 and stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_blocks * 512
-    return total
-
-
 def _beats(fd):
     """True when the supervisor wrote to the heartbeat pipe ``fd`` since the last call (never blocks)."""
     beat = False
@@ -311,7 +248,7 @@ def _wait(process, workdir, timeout, heartbeat=None, silence=None):
             pass
         used = disk_usage(workdir)
         if used is not None:
-            used += unlinked_bytes(_descendants(process.pid))
+            used += processes.unlinked_bytes(processes.descendants(process.pid))
         if used is None or used > LIMITS["disk"]:
             return None, "disk"
         now = time.monotonic()
@@ -361,15 +298,15 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
     group = ControlGroup(LIMITS["memory"], LIMITS["processes"], cpus=LIMITS["cpus"])
     with group, open(log, "w+b") as out:  # read back through this handle: the code may replace the file by a pipe
         if uid is not None and uid != os.geteuid():
-            processes = LIMITS["processes"]  # a fresh uid: the count is this run's alone
+            nproc = LIMITS["processes"]  # a fresh uid: the count is this run's alone
         elif os.geteuid() == 0 or "pids.max" in group.enforced:
-            processes = None
+            nproc = None
         else:
-            processes = own_processes() + LIMITS["processes"]
+            nproc = own_processes() + LIMITS["processes"]
 
         def prepare():
             group.join()
-            _limits(processes)
+            _limits(nproc)
 
         try:
             process = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=out,
@@ -387,6 +324,9 @@ def run(workdir, script, args=(), timeout=300, isolate=True, supervised=None):
             except ProcessLookupError:
                 pass
             process.wait()
+            if uid is not None and uid != os.geteuid() and not processes.end_all_of(uid):
+                print(f"warning: processes of sandbox uid {uid} were still listed {processes.END_WAIT:.0f} s after "
+                      "the run was killed (zombies whose parent does not reap them?)", file=sys.stderr)
             if supervised:
                 os.close(beat_read)
         out.seek(max(0, os.fstat(out.fileno()).st_size - 2000))
