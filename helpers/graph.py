@@ -17,10 +17,12 @@ copied again. Activations given as TensorFlow functions (``tf.nn.softmax``) are
 carried over as they are.
 
 - :func:`flatten` -- the :class:`FlatGraph` of a model (cached).
+- :func:`tracked_weights` -- a block in which only reported layers' weight values change.
 - :class:`FlatGraph` -- ``paths`` in call order, ``calls[path]`` (one output per call),
   ``layer(path)`` (the user's layer), ``path_of(tensor)``, ``submodel(outputs)``.
 """
 
+import contextlib
 import weakref
 
 import keras
@@ -29,6 +31,7 @@ from keras import tree
 from helpers.layerkinds import op_kind, swap_relu
 
 _CACHE = weakref.WeakKeyDictionary()  # model -> {"signature": signature(model), variant: FlatGraph}
+_TRACKED = weakref.WeakKeyDictionary()  # model -> list of its layers whose weights changed, in order
 
 
 class UnsupportedModel(ValueError):
@@ -155,8 +158,15 @@ class FlatGraph:
         return clone
 
     def refresh(self, model):
-        """Copy the user's current weights into the copied layers (values only: compiled functions stay valid)."""
-        for original, clone in self._pairs:
+        """Copy the user's current weights into the copied layers (values only: compiled functions stay valid);
+        within :func:`tracked_weights`, only those of the layers reported changed since the last refresh."""
+        pairs, changed = self._pairs, _TRACKED.get(model)
+        if changed is not None and hasattr(self, "_seen"):
+            moved = {id(layer) for layer in changed[self._seen:]}
+            pairs = [pair for pair in pairs if id(pair[0]) in moved]
+        if changed is not None:
+            self._seen = len(changed)
+        for original, clone in pairs:
             mine, theirs = clone.weights, original.weights
             if len(mine) != len(theirs):
                 raise UnsupportedModel(f"layer {original.name!r} of {model.name!r} did not copy with its "
@@ -250,15 +260,32 @@ def flatten(model, linear=frozenset(), relu_backward=None, refresh=True):
         refresh: copy the model's current weights in (leave it off for lookups of structure only).
     """
     check_model(model)
-    current = signature(model)
     variants = _CACHE.get(model)
-    if variants is None or variants.get("signature") != current:  # new, or changed since it was copied
-        variants = _CACHE[model] = {"signature": current}
+    if variants is None or model not in _TRACKED:  # within tracked_weights the structure stays as it was
+        current = signature(model)
+        if variants is None or variants.get("signature") != current:  # new, or changed since it was copied
+            variants = _CACHE[model] = {"signature": current}
     key = (frozenset(linear), relu_backward)
     if key not in variants:
         variants[key] = FlatGraph(model, linear, relu_backward)
         return variants[key]
     return variants[key].refresh(model) if refresh else variants[key]
+
+
+@contextlib.contextmanager
+def tracked_weights(model):
+    """A block in which the caller changes only the *values* of ``model``'s weights and reports each layer it
+    changed with ``changed.append(layer)`` (``changed`` is what the block gets): the cached copies of ``model``
+    then skip :func:`signature` and copy in only the reported layers' weights, instead of every layer's.
+
+    For a model the caller owns and edits step by step (cascading randomization's private copy): one
+    layer changed between two attribution calls costs one layer's assignment.
+    """
+    changed = _TRACKED[model] = []
+    try:
+        yield changed
+    finally:
+        _TRACKED.pop(model, None)
 
 
 def flat_of(submodel):

@@ -19,6 +19,7 @@ import scipy.ndimage
 import scipy.stats
 
 from helpers.arguments import check_seed
+from helpers import graph
 from helpers.graph import FlatGraph
 from helpers.modelparts import check_images, finite_number, output_names, positive_int
 from helpers.scoring import pick_scores, probabilities, score_model, target_indices
@@ -133,18 +134,20 @@ def randomized_maps(model, images, method, target=None, seed=0, **method_options
     flat = FlatGraph(model)  # a private flat copy (not the cached one): its layers may be randomized
     names = output_names(model)
     copy = keras.Model(flat.input, flat.outputs[0] if len(flat.outputs) == 1 else dict(zip(names, flat.outputs)))
-    for path in reversed(flat.paths):
-        layer = flat.clone(path)
-        weights = layer.get_weights() if layer is not None and hasattr(layer, "get_weights") else []
-        if not weights:
-            continue
-        # kernels, biases, scales and shifts get random values of the same spread; the
-        # running statistics of batch normalization keep theirs (a variance must stay positive)
-        layer.set_weights([w if "moving" in var.name else rng.normal(0.0, np.std(w) or 0.05, w.shape).astype(w.dtype)
-                           for var, w in zip(layer.weights, weights)])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a randomized model often has all-zero maps; that is the point
-            steps.append((path, method(copy, images, target=target, **method_options)))
+    with graph.tracked_weights(copy) as changed:  # each step copies one layer's weights, not every layer's
+        for path in reversed(flat.paths):
+            layer = flat.clone(path)
+            weights = layer.get_weights() if layer is not None and hasattr(layer, "get_weights") else []
+            if not weights:
+                continue
+            # kernels, biases, scales and shifts get random values of the same spread; the
+            # running statistics of batch normalization keep theirs (a variance must stay positive)
+            layer.set_weights([w if "moving" in var.name else rng.normal(0.0, np.std(w) or 0.05, w.shape)
+                               .astype(w.dtype) for var, w in zip(layer.weights, weights)])
+            changed.append(layer)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a randomized model often has all-zero maps; that is the point
+                steps.append((path, method(copy, images, target=target, **method_options)))
     return steps
 
 

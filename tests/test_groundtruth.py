@@ -77,6 +77,64 @@ def test_cascading_randomization_separates_model_dependent_methods():
         np.testing.assert_array_equal(a, b)  # the trained model is untouched
 
 
+def _deeper_model():
+    """conv -> batch norm -> conv -> GAP -> dense (softmax), seeded: four layers with weights to randomize."""
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="c2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="out")(x))
+
+
+@pytest.mark.parametrize("method", ["saliency", "guided_backprop", "grad_cam"])
+def test_every_randomized_step_s_maps_equal_those_of_a_fresh_uncached_model_with_its_weights(method):
+    """The steps refresh only the layer just randomized (graph.tracked_weights): each step's maps must equal
+    the method on a brand-new model (no cached copy) holding the same cumulative random weights."""
+    model = _deeper_model()
+    images = np.random.default_rng(2).random((3, 8, 8, 1)).astype(np.float32)
+    function = attribution.METHODS[method] if method != "grad_cam" else __import__("helpers.cams").cams.grad_cam
+    options = {"layer": "c2"} if method == "grad_cam" else {}
+    steps = groundtruth.randomized_maps(model, images, function, target=[0, 1, 0], seed=4, **options)
+    assert [name for name, _ in steps] == ["original", "out", "c2", "bn", "c1"]
+    rng = np.random.default_rng(4)
+    fresh_weights = [w.copy() for w in model.get_weights()]
+    layers = [layer for layer in model.layers if layer.weights]
+    for (name, maps), layer in zip(steps[1:], reversed(layers)):
+        index = sum(len(l.weights) for l in model.layers[:model.layers.index(layer)])
+        for k, (var, w) in enumerate(zip(layer.weights, layer.get_weights())):
+            if "moving" not in var.name:
+                fresh_weights[index + k] = rng.normal(0.0, np.std(w) or 0.05, w.shape).astype(w.dtype)
+        fresh = keras.models.clone_model(model)
+        fresh.set_weights(fresh_weights)
+        np.testing.assert_allclose(maps, function(fresh, images, target=[0, 1, 0], **options), atol=1e-6,
+                                   err_msg=f"step {name}")
+
+
+def test_within_tracked_weights_only_the_reported_layers_are_copied_and_after_it_all_again():
+    from helpers import graph
+
+    model = _deeper_model()
+    image = np.random.default_rng(5).random((1, 8, 8, 1)).astype(np.float32)
+
+    def copied(path):
+        flat = graph.flatten(model)
+        return flat.clone(path).get_weights()[0]
+
+    with graph.tracked_weights(model) as changed:
+        copied("c1")
+        model.get_layer("c1").set_weights([w + 1 for w in model.get_layer("c1").get_weights()])
+        changed.append(model.get_layer("c1"))
+        np.testing.assert_array_equal(copied("c1"), model.get_layer("c1").get_weights()[0])
+        before = copied("c2")
+        model.get_layer("c2").set_weights([w + 1 for w in model.get_layer("c2").get_weights()])  # not reported
+        np.testing.assert_array_equal(copied("c2"), before)
+    np.testing.assert_array_equal(copied("c2"), model.get_layer("c2").get_weights()[0])
+    np.testing.assert_allclose(graph.flatten(model).submodel(graph.flatten(model).outputs)(image), model(image),
+                               atol=1e-6)
+
+
 def test_cascading_randomization_leaves_all_zero_maps_out():
     model = gap_model()
     images = np.random.default_rng(1).random((3, 8, 8, 1)).astype(np.float32)
