@@ -38,13 +38,14 @@ def order(a, b, level=0.95, resamples=2000, seed=0):
     return 1 if low > 0 else -1 if high < 0 else 0
 
 
-def compare(name_a, a, name_b, b, score="score", level=0.95, resamples=2000, seed=0):
+def compare(name_a, a, name_b, b, score="score", level=0.95, resamples=2000, seed=0, unit="images"):
     """One sentence comparing two methods' paired scores, with the interval of the difference.
 
     Args:
         name_a, name_b: the methods' names, as the sentence should show them.
         a, b: their per-image scores on the same images.
         score: what the scores are, e.g. ``"pointing game"``.
+        unit: what was paired, as the sentence counts it (``"images"``; ``"channels"`` for patterns).
 
     Returns:
         ``(sign, sentence)``: ``sign`` as :func:`order`; the sentence says "higher", "lower" or
@@ -56,7 +57,7 @@ def compare(name_a, a, name_b, b, score="score", level=0.95, resamples=2000, see
                -1: f"{name_a}'s {score} is lower than {name_b}'s",
                0: f"{name_a} and {name_b} cannot be told apart on {score}"}[sign]
     n = np.asarray(a).size
-    return sign, f"{verdict} (difference {mean:+.3f}, {level * 100:.0f} % interval [{low:+.3f}, {high:+.3f}], {n} images)"
+    return sign, f"{verdict} (difference {mean:+.3f}, {level * 100:.0f} % interval [{low:+.3f}, {high:+.3f}], {n} {unit})"
 
 
 def ranking(scores, higher_is_better=True, level=0.95, resamples=2000, seed=0):

@@ -152,9 +152,13 @@ def test_attribution_shows_each_methods_map(mnist):
 
     model, images, labels = mnist
     explorer = explore_attribution(model, images[:20], labels[:20], index=2)
-    for changes, method, options in [({"method": "grad_cam", "layer": "conv2"}, "grad_cam", {"layer": "conv2"}),
-                                     ({"method": "saliency", "target": 3}, "saliency", {"target": 3}),
-                                     ({"method": "occlusion", "target": -1}, "occlusion", {})]:
+    cases = [({"method": "grad_cam", "layer": "conv2"}, "grad_cam", {"layer": "conv2"}),
+             ({"method": "saliency", "target": 3}, "saliency", {"target": 3}),
+             ({"method": "occlusion", "target": -1}, "occlusion", {})]
+    cases += [({"method": m, "target": 5, "layer": "conv1"}, m, {"target": 5, **({"layer": "conv1"} if "cam" in m else {})})
+              for m in ("grad_cam_plus_plus", "smoothgrad", "integrated_gradients", "guided_backprop")]
+    assert {c[1] for c in cases} == set(explorer.methods), "every offered method is compared"
+    for changes, method, options in cases:
         shown = explorer.update(**changes)
         expected = attribution.METHODS[method](model, images[2:3], **options)[0]
         assert_shows(shown, explorer.boxes["map"], expected, "magma", 0, 1, f"{method} map")
@@ -270,3 +274,88 @@ def test_sigmoid_heads_short_class_names_and_offered_layers():
     assert explore_attribution(model, images, [1, 1], layers=["c1"]).controls["layer"].value == "c1"
     with pytest.raises(ValueError, match="class_names must name every one"):
         explore_attribution(model, images, [1, 1], class_names=["only one"])
+
+
+def _edited_copy(model):
+    """A copy of ``model`` (the shared fixture stays as it is) that a test may edit."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def test_an_edited_model_is_followed_by_every_explorer(mnist):
+    """New weights after a first look: the explorers show the edited model's outputs, not cached old ones."""
+    import keras
+
+    from helpers.activations import layer_activations
+    from helpers.explore import explore_activations, explore_attribution, explore_maximization
+    from helpers.scoring import score_model
+
+    model, images, labels = mnist
+    model = _edited_copy(model)
+    act_view = explore_activations(model, images[:10], labels[:10], layers=["conv1"], pool=images[:20], steps=10,
+                                   index=1, layer="conv1", channel=3)
+    att_view = explore_attribution(model, images[:10], labels[:10], index=1, method="saliency")
+    max_view = explore_maximization(model, layer="conv1", channel=3, steps=10)
+    before = act_view.render_state(), att_view.render_state(), max_view.render_state()
+    kernel, bias = model.get_layer("conv1").get_weights()
+    model.get_layer("conv1").set_weights([np.zeros_like(kernel), np.full_like(bias, 0.5)])  # every map: 0.5
+    head = model.layers[-1]
+    head.set_weights([w[..., ::-1] for w in head.get_weights()])  # the classes' scores swapped end for end
+    shown = act_view.update(channel=3)
+    np.testing.assert_allclose(layer_activations(model, images[1], "conv1")["conv1"][0][..., 3], 0.5)
+    assert not np.array_equal(shown, before[0])
+    expected = np.asarray(model(images[1:2], training=False))[0]
+    np.testing.assert_allclose(act_view.probabilities(1), expected, rtol=1e-5, atol=1e-6)
+    logits = np.asarray(score_model(model)(images[4:5], training=False))[0]
+    np.testing.assert_allclose(att_view.logits(4), logits, rtol=1e-5, atol=1e-5)  # an image never shown before
+    assert att_view.update(index=1) is not None and not np.array_equal(att_view.render_state(), before[1])
+    labels_shown = dict((v, k) for k, v in att_view.controls["target"].options)
+    new_logits = np.asarray(score_model(model)(images[1:2], training=False))[0]
+    assert labels_shown[-1].startswith(f"predicted: {int(new_logits.argmax())} ")
+    assert not np.array_equal(max_view.update(channel=3), before[2])
+    model.get_layer("conv1").activation = keras.activations.linear  # a swapped activation is followed too
+    assert act_view.render_state() is not shown
+
+
+def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded_session):
+    """A map with no positive evidence is titled as such (not a silent black panel); the overlay keeps
+    DIM of a white image's brightness, as its title says."""
+    import keras
+    from keras import layers as L
+
+    from helpers.explore import explore_attribution
+    from helpers.explore.attribution import DIM
+
+    inputs = keras.Input((6, 6, 1))
+    h = L.Conv2D(2, 3, activation="relu", name="c1", kernel_initializer="ones", bias_initializer="zeros")(inputs)
+    out = L.Dense(2, kernel_initializer=keras.initializers.Constant([[-1.0, 1.0]] * 2))(L.GlobalAveragePooling2D()(h))
+    model = keras.Model(inputs, out)
+    white = np.ones((1, 6, 6, 1), "float32")
+    view = explore_attribution(model, white, method="grad_cam", layer="c1", target=0)  # class 0: only negative
+    assert "all-zero map" in view.status.value
+    overlay_panel = panel_pixels(view.render_state(), view.boxes["overlay"])
+    centre = overlay_panel[overlay_panel.shape[0] // 2, overlay_panel.shape[1] // 2].astype(float) / 255
+    np.testing.assert_allclose(centre, DIM, atol=2 / 255)  # white, under a zero map, at DIM of its brightness
+    view.update(target=1)
+    assert "all-zero" not in view.status.value and "computed" in view.status.value
+
+
+def test_any_error_of_a_ui_change_is_shown_and_a_layer_change_clamps_the_channel(mnist):
+    from helpers.explore import explore_maximization
+
+    model, _, _ = mnist
+    view = explore_maximization(model, layer="conv2", channel=63, steps=10)
+
+    def broken(choice):
+        raise RuntimeError("out of memory, say")
+    original = view.compute
+    view.compute = broken
+    view.controls["steps"].value = 20
+    assert view.last_error == "RuntimeError: out of memory, say" and "computing" not in view.status.value
+    assert "RuntimeError" in view.last_traceback
+    view.compute = original
+    view.update(layer="conv1")  # 32 channels: channel 63 is clamped as the slider clamps it
+    assert view.choice()["layer"] == "conv1" and view.choice()["channel"] == 31 and view.last_error is None

@@ -104,9 +104,13 @@ class ActivationsExplorer(Explorer):
     def describe(self, choice):
         return f"test[{choice['index']}], {choice['layer']} channel {choice['channel']}"
 
+    def caches(self):
+        return [self.renders, *self.cache.values()]
+
     # ------------------------------------------------------------------ the helpers' results, cached
     def probabilities(self, index):
         """The network's output for image ``index``."""
+        self.follow_model()
         return self.cache["probs"].get(index, lambda: np.asarray(
             self.model(self.images[index][None], training=False))[0])
 

@@ -19,6 +19,8 @@ METHOD_LABELS = {"Grad-CAM": "grad_cam", "Grad-CAM++": "grad_cam_plus_plus", "sa
 LAYERED = ("grad_cam", "grad_cam_plus_plus", "score_cam")
 #: How much of the image's brightness is left under the map.
 DIM = 0.35
+#: Pixels the true mask is grown by for the pointing game (:func:`helpers.groundtruth.pointing_game`).
+POINTING_TOLERANCE = 1
 
 
 class AttributionExplorer(Explorer):
@@ -115,15 +117,27 @@ class AttributionExplorer(Explorer):
         return choice["method"] in ("integrated_gradients", "smoothgrad", "occlusion", "score_cam")
 
     def describe(self, choice):
-        return f"image {choice['index']}, {choice['method']} for class {self.name_of(self.resolved(choice))}"
+        empty = "" if self.attribution(choice).max() > 0 else " (an all-zero map: no positive evidence)"
+        return f"image {choice['index']}, {choice['method']} for class {self.name_of(self.resolved(choice))}{empty}"
 
     def name_of(self, label):
         label = int(label)
         return str(self.class_names[label]) if self.class_names is not None else str(label)
 
+    def caches(self):
+        return [self.renders, *self.cache.values()]
+
+    def forget(self):
+        from helpers.scoring import score_model
+
+        super().forget()
+        self.scorer = score_model(self.model)  # the score model's weights follow the edited model
+        self._target_index = None  # the target menu's logits are rebuilt
+
     # ------------------------------------------------------------------ the helpers' results, cached
     def logits(self, index):
         """Pre-softmax scores of image ``index`` (:func:`helpers.scoring.score_model`)."""
+        self.follow_model()
         return self.cache["logits"].get(index, lambda: np.asarray(
             self.scorer(self.images[index][None], training=False))[0])
 
@@ -144,7 +158,8 @@ class AttributionExplorer(Explorer):
         if self.masks is None:
             return None
         heat, mask = self.attribution(choice)[None], self.masks[choice["index"]][None]
-        return bool(groundtruth.pointing_game(heat, mask)[0]), float(groundtruth.energy_in_mask(heat, mask)[0])
+        return (bool(groundtruth.pointing_game(heat, mask, tolerance=POINTING_TOLERANCE)[0]),
+                float(groundtruth.energy_in_mask(heat, mask)[0]))
 
     # ------------------------------------------------------------------ the figure
     def compute(self, choice):
@@ -167,8 +182,9 @@ class AttributionExplorer(Explorer):
         label = "" if self.labels is None else f"label {self.name_of(self.labels[index])}\n"
         axes[0].set_title(f"image {index}\n{label}predicted {self.name_of(logits.argmax())}", fontsize=font)
         axes[1].imshow(heat, cmap="magma", vmin=0, vmax=1)
-        axes[1].set_title("the map alone", fontsize=font)
-        axes[2].imshow(overlay(DIM * np.asarray(image, np.float64), heat, alpha=0.9))
+        axes[1].set_title("the map alone" if heat.max() > 0 else "all zero: no positive\nevidence for this class",
+                          fontsize=font)
+        axes[2].imshow(overlay(image, heat, alpha=0.9, dim=DIM))
         axes[2].set_title(f"over the image (dimmed to {DIM:.0%})", fontsize=font)
         if self.masks is not None:
             for ax in axes[1:]:
@@ -183,8 +199,8 @@ class AttributionExplorer(Explorer):
         title = f"{name}{where} for class {self.name_of(explained)} (logit {logits[explained]:+.2f})"
         scores = self.scores(choice)
         if scores is not None:
-            title += (f"\ncyan: the true mask · pointing game {'hit' if scores[0] else 'miss'} · "
-                      f"energy in the mask {scores[1]:.2f}")
+            title += (f"\ncyan: the true mask · pointing game (peak within {POINTING_TOLERANCE} px of it) "
+                      f"{'hit' if scores[0] else 'miss'} · energy in the mask {scores[1]:.2f}")
         fig.suptitle(title, fontsize=legible_fontsize(fig, px=17, largest=11))
         return fig
 

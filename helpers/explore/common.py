@@ -17,10 +17,12 @@ see :mod:`helpers.course.report_widgets`) the PNG is what remains.
 import base64
 import collections
 import html
-import io
 import time
+import traceback
 
 import numpy as np
+
+from helpers.explore.pictures import decode_png, figure_to_array, panel_pixels, png_bytes, style  # noqa: F401
 
 #: Width of every explorer figure in inches: at the course's 120 dpi it fits JupyterLab unshrunk.
 FIGURE_WIDTH = 6.8
@@ -47,6 +49,10 @@ class LRU:
     def __len__(self):
         return len(self._entries)
 
+    def clear(self):
+        """Drop every entry (the counts stay)."""
+        self._entries.clear()
+
     def get(self, key, compute):
         """The value cached under ``key``, or ``compute()`` stored under it.
 
@@ -67,70 +73,6 @@ class LRU:
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
         return value
-
-
-def figure_to_array(fig):
-    """Draw a matplotlib figure and return its pixels; the figure is closed.
-
-    Args:
-        fig: a matplotlib figure.
-
-    Returns:
-        ``uint8 (h, w, 3)`` RGB array.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    pixels = np.asarray(canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return pixels
-
-
-def png_bytes(pixels):
-    """Encode an RGB ``uint8 (h, w, 3)`` array as PNG bytes (lossless: :func:`decode_png` gives it back)."""
-    from PIL import Image
-
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[-1] != 3:
-        raise ValueError(f"png_bytes takes RGB uint8 pixels (h, w, 3); got {pixels.dtype} {pixels.shape}")
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def decode_png(data):
-    """RGB ``uint8 (h, w, 3)`` pixels of PNG ``data`` (bytes)."""
-    from PIL import Image
-
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
-
-
-def panel_pixels(pixels, box):
-    """The part of a rendered picture inside one panel.
-
-    Args:
-        pixels: ``(h, w, 3)`` as :meth:`Explorer.render_state` returns it.
-        box: ``(left, bottom, width, height)`` in figure fractions (:attr:`Explorer.boxes`).
-
-    Returns:
-        The panel's pixels (a view), rows from the top.
-    """
-    h, w = pixels.shape[:2]
-    left, bottom, width, height = box
-    return pixels[int(round((1 - bottom - height) * h)):int(round((1 - bottom) * h)),
-                  int(round(left * w)):int(round((left + width) * w))]
-
-
-def style():
-    """The course's plot style (:data:`helpers.runtime.PLOT_STYLE`) as a context: every render looks the
-    same whatever the caller's matplotlib settings, so a test can compare pixels across processes."""
-    import matplotlib
-
-    from helpers.runtime import PLOT_STYLE
-
-    return matplotlib.rc_context(PLOT_STYLE)
 
 
 def index_in(value, n, name):
@@ -174,6 +116,8 @@ class Explorer:
         #: (the same for every choice of an explorer: its layout is fixed).
         self.boxes = {}
         self._muted = False
+        self._busy, self.last_traceback = 0, None
+        self.follow_model()  # the model as it is now (a subclass may have looked at it already)
         for control in self.controls.values():
             control.observe(self._changed, names="value")
         self.sync_controls(self.choice())
@@ -196,6 +140,45 @@ class Explorer:
         """True when rendering ``choice`` may take over a second (the status says "computing…")."""
         return False
 
+    def caches(self):
+        """Every cache of results computed from the model (emptied when the model changes)."""
+        return [self.renders]
+
+    def forget(self):
+        """The model changed: empty every cache (subclasses also rebuild what they derived from it)."""
+        for cache in self.caches():
+            cache.clear()
+
+    # ------------------------------------------------------------------ following the model
+    def model_state(self):
+        """What the explorer's ``model`` computes with now: its structure (:func:`helpers.graph.signature`)
+        and a digest of every weight's value (None without a model)."""
+        import hashlib
+
+        import keras
+
+        from helpers.graph import signature
+
+        model = getattr(self, "model", None)
+        if model is None:
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        for weight in model.weights:  # trainable or not (batch-norm statistics too)
+            digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+        return signature(model), digest.hexdigest()
+
+    def follow_model(self):
+        """Empty the caches when the model was edited since the last look (new weights, a swapped
+        activation, a replaced layer), so no picture of the old model is shown as the new one's."""
+        if getattr(self, "_busy", 0):  # within one render the model is looked at once, at its start
+            return
+        state = self.model_state()
+        if not hasattr(self, "_model_state"):  # the first look: nothing computed yet
+            self._model_state = state
+        elif state != self._model_state:
+            self._model_state = state
+            self.forget()
+
     # ------------------------------------------------------------------ the callbacks
     def choice(self):
         """The current control values as a dict."""
@@ -210,7 +193,11 @@ class Explorer:
         unknown = set(changes) - set(self.controls)
         if unknown:
             raise TypeError(f"unknown controls {sorted(unknown)}; {type(self).__name__} has {sorted(self.controls)}")
-        return {**self.choice(), **changes}
+        choice = {**self.choice(), **changes}
+        channels = getattr(self, "channels", None)  # layer -> channel count, where the explorer has both
+        if channels and "layer" in changes and "channel" not in changes and choice["layer"] in channels:
+            choice["channel"] = min(choice["channel"], channels[choice["layer"]] - 1)  # as the UI's slider does
+        return choice
 
     def render_state(self, choice=None, **changes):
         """The picture of a choice, from the cache when it was rendered before.
@@ -223,8 +210,13 @@ class Explorer:
         Returns:
             ``uint8 (h, w, 3)`` RGB pixels (shared with the cache: do not modify).
         """
-        choice = self.check(self.complete({**(choice or {}), **changes}))
-        return self.renders.get(self.key(choice), lambda: self._draw(choice))
+        self.follow_model()
+        self._busy += 1
+        try:
+            choice = self.check(self.complete({**(choice or {}), **changes}))
+            return self.renders.get(self.key(choice), lambda: self._draw(choice))
+        finally:
+            self._busy -= 1
 
     def _draw(self, choice):
         with style():
@@ -245,6 +237,14 @@ class Explorer:
         Raises:
             TypeError, ValueError: an unknown control or a value it does not accept; nothing changes.
         """
+        self.follow_model()
+        self._busy += 1
+        try:
+            return self._update(changes)
+        finally:
+            self._busy -= 1
+
+    def _update(self, changes):
         choice = self.check(self.complete(changes))
         self._set_controls(choice)
         choice = self.check(self.choice())
@@ -285,9 +285,14 @@ class Explorer:
             self._muted = False
         try:
             self.update()
-        except (TypeError, ValueError) as err:  # shown to the reader: the UI has no traceback to read
-            self.last_error = str(err)
-            self.status.value = f"<span style='color:#b00020'>{html.escape(str(err))}</span>"
+        except (TypeError, ValueError) as err:  # a choice it does not accept: the message names the fix
+            self._show_error(str(err))
+        except Exception as err:  # anything else (TensorFlow, memory): said in the cell, never "computing…" forever
+            self._show_error(f"{type(err).__name__}: {err}", traceback.format_exc())
+
+    def _show_error(self, message, trace=None):
+        self.last_error, self.last_traceback = message, trace
+        self.status.value = f"<span style='color:#b00020'>{html.escape(message)}</span>"
 
     # ------------------------------------------------------------------ display
     def static_png(self):

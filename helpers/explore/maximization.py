@@ -78,6 +78,9 @@ class MaximizationExplorer(Explorer):
     def describe(self, choice):
         return f"{choice['layer']} channel {choice['channel']}, {choice['steps']} steps"
 
+    def caches(self):
+        return [self.renders, self.runs]
+
     def regularization(self, choice):
         """The :class:`helpers.regularizers.Regularization` the sliders of ``choice`` set."""
         from helpers.regularizers import Regularization
