@@ -183,7 +183,7 @@ class ActivationsExplorer(Explorer):
         silent = " (silent)" if np.ptp(act) == 0 and act.max() == 0 else ""
         ax_map.set_title(f"{layer}, channel {channel}\n{act.shape[0]}x{act.shape[1]} map{silent}", fontsize=font)
         show_gray_or_rgb(ax_pattern, patterns[channel])
-        ax_pattern.set_title(f"regularized pattern\nreaches {reached[channel]:.2f}", fontsize=font)
+        ax_pattern.set_title(f"regularized pattern\nchannel mean {reached[channel]:.2f}", fontsize=font)
         field = top["field"]
         small = legible_fontsize(fig, px=13, largest=8)
         for k, ax in enumerate(patch_axes):
