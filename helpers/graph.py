@@ -161,11 +161,11 @@ class FlatGraph:
         """Copy the user's current weights into the copied layers (values only: compiled functions stay valid);
         within :func:`tracked_weights`, only those of the layers reported changed since the last refresh."""
         pairs, changed = self._pairs, _TRACKED.get(model)
-        if changed is not None and hasattr(self, "_seen"):
-            moved = {id(layer) for layer in changed[self._seen:]}
+        seen = getattr(self, "_seen", None)  # (the block's list, how much of it this copy has taken in)
+        if changed is not None and seen is not None and seen[0] is changed:  # the same block as last time
+            moved = {id(layer) for layer in changed[seen[1]:]}
             pairs = [pair for pair in pairs if id(pair[0]) in moved]
-        if changed is not None:
-            self._seen = len(changed)
+        self._seen = (changed, len(changed)) if changed is not None else None
         for original, clone in pairs:
             mine, theirs = clone.weights, original.weights
             if len(mine) != len(theirs):

@@ -131,6 +131,11 @@ def test_within_tracked_weights_only_the_reported_layers_are_copied_and_after_it
         model.get_layer("c2").set_weights([w + 1 for w in model.get_layer("c2").get_weights()])  # not reported
         np.testing.assert_array_equal(copied("c2"), before)
     np.testing.assert_array_equal(copied("c2"), model.get_layer("c2").get_weights()[0])
+    with graph.tracked_weights(model):
+        copied("c1")
+    model.get_layer("c1").set_weights([w - 2 for w in model.get_layer("c1").get_weights()])  # between blocks
+    with graph.tracked_weights(model):  # a new block: its first look copies every layer
+        np.testing.assert_array_equal(copied("c1"), model.get_layer("c1").get_weights()[0])
     np.testing.assert_allclose(graph.flatten(model).submodel(graph.flatten(model).outputs)(image), model(image),
                                atol=1e-6)
 
