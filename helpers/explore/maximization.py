@@ -118,7 +118,7 @@ class MaximizationExplorer(Explorer):
                            f"TV {reg.tv_weight:g}, L2 decay {reg.l2_decay:g}", fontsize=font)
         if pattern.shape[-1] == 1:
             fig.colorbar(ax_image.images[0], cax=ax_image.inset_axes((1.04, 0.0, 0.06, 1.0)), label="pixel value")
-        ax_curve.plot(np.arange(len(trajectory)), trajectory, color="#1f77b4", linewidth=1.0)
+        ax_curve.plot(np.arange(len(trajectory)), trajectory, color="#1f77b4", linewidth=1.0, marker="")  # one series
         ax_curve.set_xlabel("step")
         ax_curve.set_ylabel("objective (mean before the ReLU)")
         ax_curve.set_title(f"reached activation {reached:.3f}\n(mean after the ReLU, original model)", fontsize=font)
