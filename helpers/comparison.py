@@ -5,10 +5,12 @@ question about the per-image differences ``a - b``: their mean and its bootstrap
 images. The order is asserted only when the interval lies on one side of zero; otherwise the two
 cannot be told apart with these images, and the sentence says so. This is stricter than reading two
 separate intervals (which may overlap while the paired one separates, or the other way round for
-very noisy pairs), and it is the rule chapter 05 uses for every "A beats B".
+very noisy pairs), and it is the rule chapter 05 uses for every "A beats B". Two classifiers on the same test items are
+compared with the exact McNemar test (:func:`mcnemar`).
 """
 
 import numpy as np
+import scipy.stats
 
 from helpers.groundtruth import bootstrap_interval
 
@@ -58,6 +60,29 @@ def compare(name_a, a, name_b, b, score="score", level=0.95, resamples=2000, see
                0: f"{name_a} and {name_b} cannot be told apart on {score}"}[sign]
     n = np.asarray(a).size
     return sign, f"{verdict} (difference {mean:+.3f}, {level * 100:.0f} % interval [{low:+.3f}, {high:+.3f}], {n} {unit})"
+
+
+def mcnemar(correct_a, correct_b):
+    """Exact McNemar test: can two classifiers scored on the same test items be told apart?
+
+    Only the items exactly one of them gets right carry information: were the two equally accurate,
+    each such item would be a fair coin between them, so the two-sided binomial p-value of the split
+    says how surprising the observed difference is (Dietterich 1998 recommends this test for one
+    training run of each classifier; it does not cover the spread between training runs).
+
+    Args:
+        correct_a, correct_b: booleans, one per test item, the same items in the same order.
+
+    Returns:
+        ``(only_a, only_b, p)``: items only A gets right, items only B gets right, the p-value
+        (1.0 when no item separates them).
+    """
+    a, b = np.asarray(correct_a, bool).ravel(), np.asarray(correct_b, bool).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired results need one result per test item for both; got {a.size} and {b.size}")
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    p = 1.0 if only_a + only_b == 0 else float(scipy.stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return only_a, only_b, p
 
 
 def ranking(scores, higher_is_better=True, level=0.95, resamples=2000, seed=0):

@@ -72,3 +72,17 @@ def test_ranking_groups_neighbours_that_cannot_be_told_apart():
     assert comparison.ranking(scores, higher_is_better=False)[0] == ["low"]
     with pytest.raises(ValueError, match="at least one"):
         comparison.ranking({})
+
+
+def test_mcnemar_counts_only_the_items_one_classifier_gets_right_and_gives_the_exact_binomial_p():
+    from helpers import comparison
+
+    a = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0], bool)  # 7 right where b is wrong, 1 the other way
+    b = np.array([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0], bool)  # and 2 both right, 2 both wrong
+    only_a, only_b, p = comparison.mcnemar(a, b)
+    assert (only_a, only_b) == (7, 1)
+    assert p == pytest.approx(2 * (8 + 1) / 2 ** 8)  # P(X >= 7) + P(X <= 1) for X ~ Bin(8, 1/2)
+    assert comparison.mcnemar(b, a)[2] == pytest.approx(p)
+    assert comparison.mcnemar(a, a) == (0, 0, 1.0)
+    with pytest.raises(ValueError, match="one result per test item"):
+        comparison.mcnemar(a, b[:5])
