@@ -22,11 +22,11 @@ NOTEBOOKS = pathlib.Path(__file__).parents[1] / "notebooks"
 #: Figures each chapter draws, counted from its plotting cells (loops included).
 EXPECTED_FIGURES = {
     # classes, history + confusion, image + 4 grids, kernels, kernels against their start, 4 pattern grids,
-    # enhanced, maps, most activated
-    "06_svhn": 1 + 2 + 5 + 1 + 1 + 4 + 1 + 1 + 1,
+    # enhanced, seed 002's hand-made conv1 optima, seed 002's settings, maps, most activated
+    "06_svhn": 1 + 2 + 5 + 1 + 1 + 4 + 1 + 1 + 1 + 1 + 1,
     # classes, 2 x (history + confusion), image + 6 grids, 2 plain grids, 2 kernels, 2 kernels against their
-    # start, 5 pattern grids, 2 class-image figures, maps, most activated
-    "07_cifar10": 1 + 4 + 7 + 2 + 2 + 2 + 5 + 2 + 1 + 1,
+    # start, 5 pattern grids, 2 class-image figures, maps, maps to inner layers, most activated
+    "07_cifar10": 1 + 4 + 7 + 2 + 2 + 2 + 5 + 2 + 1 + 1 + 1,
 }
 
 
