@@ -188,15 +188,15 @@ def own_processes():
     return processes.tasks_of(os.getuid())
 
 
-def _limits(processes=None):
-    """Per-process limits set in the sandbox's first process; ``processes``: the ``RLIMIT_NPROC`` to set
+def _limits(nproc=None):
+    """Per-process limits set in the sandbox's first process; ``nproc``: the ``RLIMIT_NPROC`` to set
     (never enforced for root, whose runs are counted by the control group instead)."""
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (LIMITS["address space"], LIMITS["address space"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (LIMITS["open files"], LIMITS["open files"]))
-    if processes is not None:
-        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    if nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
 def disk_usage(root, max_entries=LIMITS["files"]):
