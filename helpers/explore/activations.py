@@ -104,9 +104,6 @@ class ActivationsExplorer(Explorer):
     def describe(self, choice):
         return f"test[{choice['index']}], {choice['layer']} channel {choice['channel']}"
 
-    def caches(self):
-        return [self.renders, *self.cache.values()]
-
     # ------------------------------------------------------------------ the helpers' results, cached
     def probabilities(self, index):
         """The network's output for image ``index``."""

@@ -124,9 +124,6 @@ class AttributionExplorer(Explorer):
         label = int(label)
         return str(self.class_names[label]) if self.class_names is not None else str(label)
 
-    def caches(self):
-        return [self.renders, *self.cache.values()]
-
     def forget(self):
         from helpers.scoring import score_model
 

@@ -141,8 +141,9 @@ class Explorer:
         return False
 
     def caches(self):
-        """Every cache of results computed from the model (emptied when the model changes)."""
-        return [self.renders]
+        """Every cache of results computed from the model (emptied when the model changes): the renders and
+        the LRUs of a subclass's ``cache`` dict."""
+        return [self.renders, *getattr(self, "cache", {}).values()]
 
     def forget(self):
         """The model changed: empty every cache (subclasses also rebuild what they derived from it)."""
