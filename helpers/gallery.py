@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from helpers.data.lines import FACTORS
+from helpers.overlays import outline
 
 
 def _as_display(image):
@@ -164,7 +165,7 @@ def show_lines_by_factor(data, factor, ncols=8, show_masks=True):
         for ax, idx in zip(row, picks):
             ax.imshow(data.images[idx])
             if show_masks:
-                ax.contour(data.masks[idx], levels=[0.5], colors="yellow", linewidths=0.6)
+                outline(ax, data.masks[idx], "yellow", 0.6)
         label = f"{name}°" if factor == "angle" else name
         row[0].text(-0.15, 0.5, label, transform=row[0].transAxes, ha="right", va="center", fontsize=9)
     fig.suptitle(f"Line data by {factor}" + (" (yellow: ground-truth mask)" if show_masks else ""))

@@ -46,7 +46,8 @@ def cell_colours(pixels, box, shape):
 
 def assert_shows(pixels, box, values, cmap, vmin, vmax, what):
     """The panel shows ``values`` in ``cmap`` scaled to [vmin, vmax], within rounding and edge blending."""
-    expected = colormaps[cmap](np.clip((np.asarray(values) - vmin) / (vmax - vmin), 0, 1))[..., :3] * 255
+    cmap = colormaps[cmap] if isinstance(cmap, str) else cmap
+    expected = cmap(np.clip((np.asarray(values) - vmin) / (vmax - vmin), 0, 1))[..., :3] * 255
     shown = cell_colours(pixels, box, np.shape(values))
     assert np.median(np.abs(shown - expected)) <= 2.0 and np.mean(np.abs(shown - expected) <= 6) > 0.97, \
         f"{what}: the panel does not show the helper's values (largest colour difference " \
@@ -149,6 +150,7 @@ def test_static_view_is_the_default_state(activations_explorer):
 def test_attribution_shows_each_methods_map(mnist):
     from helpers import attribution
     from helpers.explore import explore_attribution
+    from helpers.overlays import overlay_colormap
 
     model, images, labels = mnist
     explorer = explore_attribution(model, images[:20], labels[:20], index=2)
@@ -161,7 +163,7 @@ def test_attribution_shows_each_methods_map(mnist):
     for changes, method, options in cases:
         shown = explorer.update(**changes)
         expected = attribution.METHODS[method](model, images[2:3], **options)[0]
-        assert_shows(shown, explorer.boxes["map"], expected, "magma", 0, 1, f"{method} map")
+        assert_shows(shown, explorer.boxes["map"], expected, overlay_colormap(), 0, 1, f"{method} map")
         assert np.array_equal(decode_png(explorer.image.value), shown)
     logits = np.asarray(explorer.scorer(images[2:3], training=False))[0]
     labels_shown = dict((v, k) for k, v in explorer.controls["target"].options)
@@ -322,12 +324,12 @@ def test_an_edited_model_is_followed_by_every_explorer(mnist):
 
 def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded_session):
     """A map with no positive evidence is titled as such (not a silent black panel); the overlay keeps
-    DIM of a white image's brightness, as its title says."""
+    the share of a white image's brightness that its title states."""
     import keras
     from keras import layers as L
 
     from helpers.explore import explore_attribution
-    from helpers.explore.attribution import DIM
+    from helpers.overlays import ALPHA, image_share
 
     inputs = keras.Input((6, 6, 1))
     h = L.Conv2D(2, 3, activation="relu", name="c1", kernel_initializer="ones", bias_initializer="zeros")(inputs)
@@ -338,7 +340,13 @@ def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded
     assert "all-zero map" in view.status.value
     overlay_panel = panel_pixels(view.render_state(), view.boxes["overlay"])
     centre = overlay_panel[overlay_panel.shape[0] // 2, overlay_panel.shape[1] // 2].astype(float) / 255
-    np.testing.assert_allclose(centre, DIM, atol=2 / 255)  # white, under a zero map, at DIM of its brightness
+    zero_colour = ALPHA * np.array(colormaps["magma"](0.0)[:3])  # magma's near-black, at the map's weight
+    np.testing.assert_allclose(centre, zero_colour + image_share(), atol=2 / 255)  # white: the stated share
+    import matplotlib.pyplot as plt
+
+    fig = view.compute(view.check(view.choice()))
+    assert fig.axes[2].get_title() == f"over the image (its white at {image_share():.1%})"
+    plt.close(fig)
     view.update(target=1)
     assert "all-zero" not in view.status.value and "computed" in view.status.value
 

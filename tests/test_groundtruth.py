@@ -166,14 +166,36 @@ def test_a_white_image_with_a_zero_map_shows_no_colour_near_the_top_of_the_scale
 
     from helpers import overlays
 
-    shown = overlays.overlay(np.ones((8, 8, 3)), np.zeros((8, 8)), alpha=1.0)
+    shown = overlays.overlay(np.ones((8, 8, 3)), np.zeros((8, 8)))
     upper = colormaps["magma"](np.linspace(0.5, 1.0, 101))[:, :3]
     distance = np.linalg.norm(shown.reshape(-1, 1, 3) - upper[None], axis=-1).min()
-    assert shown.max() <= 0.45 + 1e-12
-    assert distance > 0.3, distance
+    assert shown.max() <= overlays.image_share() + overlays.ALPHA * max(colormaps["magma"](0.0)[:3]) + 1e-12
+    assert distance > 0.5, distance
     # the same map at 1 does reach the top colour: the scale itself is intact
     top = overlays.overlay(np.ones((1, 1)), np.ones((1, 1)), alpha=1.0)
     np.testing.assert_allclose(top[0, 0], colormaps["magma"](1.0)[:3])
+
+
+def test_every_overlay_pixel_is_within_the_image_share_of_its_colour_bar_colour():
+    """A value is drawn in its colour-bar colour (overlay_colormap) whatever image lies under it,
+    lightened by at most (1 - alpha) * dim: exactly that on white, not at all on black."""
+    from matplotlib import colormaps
+
+    from helpers import overlays
+
+    rng = np.random.default_rng(0)
+    image, heat = rng.uniform(size=(32, 32, 3)), rng.uniform(size=(32, 32))
+    magma = colormaps["magma"](heat)[..., :3]
+    for alpha, dim in ((0.75, 0.5), (0.9, 0.3), (0.5, 1.0)):
+        bar = overlays.overlay_colormap(alpha)(heat)[..., :3]
+        np.testing.assert_allclose(bar, alpha * magma, atol=0.5 / 255 + 1e-3)  # 256 bins of the same colours
+        shown = overlays.overlay(image, heat, alpha=alpha, dim=dim)
+        share = overlays.image_share(alpha, dim)
+        assert share == pytest.approx((1 - alpha) * dim)
+        assert (shown - alpha * magma).min() >= -1e-12 and (shown - alpha * magma).max() <= share + 1e-12
+        np.testing.assert_allclose(overlays.overlay(np.zeros((32, 32)), heat, alpha, dim=dim), alpha * magma)
+        np.testing.assert_allclose(overlays.overlay(np.ones((32, 32)), heat, alpha, dim=dim), alpha * magma + share)
+    np.testing.assert_allclose(overlays.overlay(image, heat, alpha=1.0), magma)  # alpha 1: the map alone
 
 
 def test_overlay_blends_and_checks_sizes():
@@ -183,12 +205,13 @@ def test_overlay_blends_and_checks_sizes():
     heat = np.array([[0.0, 1.0], [1.0, 0.0]])
     blended = overlays.overlay(image, heat, alpha=1.0)
     np.testing.assert_allclose(blended[0, 1], (0.987, 0.991, 0.749), atol=0.01)  # magma at 1.0 is pale yellow
-    np.testing.assert_allclose(blended[0, 0], 0.0)  # zero attribution: the plain (black) image
-    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.full((2, 2, 3), 0.45))
+    np.testing.assert_allclose(blended[0, 0], colormaps_magma0())  # zero attribution: magma at 0, near black
+    np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0), np.full((2, 2, 3), 0.5))
     np.testing.assert_allclose(overlays.overlay(np.ones((2, 2, 1)), heat, alpha=0.0, dim=1.0), np.ones((2, 2, 3)))
     red = np.zeros((2, 2, 3))
     red[..., 0] = 1.0  # a red image is drawn in grey: its colour cannot pass for attribution
-    np.testing.assert_allclose(overlays.overlay(red, np.zeros((2, 2))), np.full((2, 2, 3), 0.299 * 0.45))
+    zero = overlays.ALPHA * np.array(colormaps_magma0())
+    np.testing.assert_allclose(overlays.overlay(red, np.zeros((2, 2))), np.broadcast_to(zero + 0.299 * overlays.image_share(), (2, 2, 3)))
     with pytest.raises(ValueError, match="dim"):
         overlays.overlay(red, np.zeros((2, 2)), dim=0)
     with pytest.raises(ValueError, match="must match"):
@@ -196,6 +219,31 @@ def test_overlay_blends_and_checks_sizes():
     fig = overlays.show_maps(np.zeros((2, 2, 2, 1)), {"a": np.stack([heat, heat]), "b": np.stack([heat, heat])},
                              masks=np.ones((2, 2, 2), bool))
     assert sum(len(ax.get_images()) for ax in fig.axes) == 6
+
+
+def colormaps_magma0():
+    from matplotlib import colormaps
+
+    return colormaps["magma"](0.0)[:3]
+
+
+def test_a_mask_outline_runs_one_pixel_outside_a_thin_line():
+    """The outline must not cover the line it marks: a one-pixel line keeps a dark pixel between
+    itself and its outline on each side."""
+    import matplotlib.pyplot as plt
+
+    from helpers import overlays
+
+    mask = np.zeros((9, 9), bool)
+    mask[4, 2:7] = True
+    fig, ax = plt.subplots()
+    overlays.outline(ax, mask)
+    vertices = np.concatenate([p.vertices for c in ax.collections for p in c.get_paths()])
+    plt.close(fig)
+    rows, cols = vertices[:, 1], vertices[:, 0]
+    assert rows.min() == pytest.approx(2.5) and rows.max() == pytest.approx(5.5)  # line at row 4: gap rows 3, 5 edges
+    assert cols.min() >= 0.5 and cols.max() <= 7.5
+    assert not ((np.abs(rows - 4) < 1.0) & (cols > 1.5) & (cols < 6.5)).any()  # nothing within the line's row
 
 
 def test_rank_correlation_of_constant_maps_is_undefined():

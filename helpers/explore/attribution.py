@@ -1,7 +1,8 @@
 """The attribution explorer: one image, one method, one target class, one layer for the CAMs.
 
-Shows the image, the map alone (magma, 0 to 1) and the map over the image dimmed to grey, so the
-map's colour never reads as the image's brightness. With the true masks (the Line data of chapter
+Shows the image, the map alone and the map over a faint grey copy of the image
+(:func:`helpers.overlays.overlay`: the map's colour at a constant weight, so a value has the colour
+of the colour bar whatever lies under it and the image's brightness never reads as attribution). With the true masks (the Line data of chapter
 05) the mask is outlined and the pointing game and the energy in the mask are given
 (:mod:`helpers.groundtruth`).
 """
@@ -17,8 +18,6 @@ METHOD_LABELS = {"Grad-CAM": "grad_cam", "Grad-CAM++": "grad_cam_plus_plus", "sa
                  "occlusion": "occlusion", "guided backprop": "guided_backprop"}
 #: Methods that take a layer (the class activation maps).
 LAYERED = ("grad_cam", "grad_cam_plus_plus", "score_cam")
-#: How much of the image's brightness is left under the map.
-DIM = 0.35
 #: Pixels the true mask is grown by for the pointing game (:func:`helpers.groundtruth.pointing_game`).
 POINTING_TOLERANCE = 1
 
@@ -164,7 +163,7 @@ class AttributionExplorer(Explorer):
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
 
-        from helpers.overlays import overlay
+        from helpers.overlays import image_share, outline, overlay, overlay_colormap
         from helpers.runtime import legible_fontsize
 
         index, heat = choice["index"], self.attribution(choice)
@@ -178,18 +177,18 @@ class AttributionExplorer(Explorer):
         show_gray_or_rgb(axes[0], image)
         label = "" if self.labels is None else f"label {self.name_of(self.labels[index])}\n"
         axes[0].set_title(f"image {index}\n{label}predicted {self.name_of(logits.argmax())}", fontsize=font)
-        axes[1].imshow(heat, cmap="magma", vmin=0, vmax=1)
+        axes[1].imshow(heat, cmap=overlay_colormap(), vmin=0, vmax=1)  # the colours of the overlay and the bar
         axes[1].set_title("the map alone" if heat.max() > 0 else "all zero: no positive\nevidence for this class",
                           fontsize=font)
-        axes[2].imshow(overlay(image, heat, alpha=0.9, dim=DIM))
-        axes[2].set_title(f"over the image (dimmed to {DIM:.0%})", fontsize=font)
+        axes[2].imshow(overlay(image, heat))
+        axes[2].set_title(f"over the image (its white at {image_share():.1%})", fontsize=font)
         if self.masks is not None:
             for ax in axes[1:]:
-                ax.contour(self.masks[index], levels=[0.5], colors="#00e5ff", linewidths=0.8)
+                outline(ax, self.masks[index], "#00e5ff")
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.colorbar(ScalarMappable(Normalize(0, 1), "magma"), cax=fig.add_axes((0.89, 0.06, 0.022, 0.6)),
+        fig.colorbar(ScalarMappable(Normalize(0, 1), overlay_colormap()), cax=fig.add_axes((0.89, 0.06, 0.022, 0.6)),
                      label="attribution (max 1)")
         name = {v: k for k, v in METHOD_LABELS.items()}.get(choice["method"], choice["method"])
         where = f" at {choice['layer']}" if choice["method"] in LAYERED else ""
