@@ -40,7 +40,8 @@ def overlay(image, heatmap, alpha=ALPHA, cmap="magma", dim=DIM):
     constant weight, so a value is drawn in the same colour whatever the image below it (the
     colour bar's, :func:`overlay_colormap`, lightened by at most :func:`image_share`: 0.125 of
     full scale with the defaults), and the image only as a shadow. The image is turned to grey
-    (luminance) and dimmed to ``[0, dim]`` first, so neither its colours nor its brightness can be
+    (its brightest channel at each pixel, so a pure blue or red line is as visible as a white one)
+    and dimmed to ``[0, dim]`` first, so neither its colours nor its brightness can be
     read as attribution: white ink, a pale wall or the sky under a zero map stay a dark grey, far
     from the pale top of the colour map (``magma``, perceptual).
 
@@ -67,7 +68,7 @@ def overlay(image, heatmap, alpha=ALPHA, cmap="magma", dim=DIM):
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3)):
         raise ValueError(f"image must be (H, W), (H, W, 1) or (H, W, 3); got {raw.shape}")
     if image.ndim == 3:
-        image = image[..., 0] if image.shape[-1] == 1 else image @ np.array([0.299, 0.587, 0.114])
+        image = image.max(axis=-1)  # the brightest channel: a pure blue or red line stays visible
     if image.shape[:2] != heatmap.shape:
         raise ValueError(f"heatmap {heatmap.shape} must match the image's height and width {image.shape[:2]}")
     coloured = colormaps[cmap](np.clip(heatmap, 0, 1))[..., :3]

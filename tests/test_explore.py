@@ -322,6 +322,34 @@ def test_an_edited_model_is_followed_by_every_explorer(mnist):
     assert act_view.render_state() is not shown
 
 
+def test_every_text_of_the_attribution_figure_lies_within_it(seeded_session):
+    """Long class names (the Line data's four factors) and the mask line of the title stay on the
+    figure: no title runs off its left or right edge."""
+    import keras
+    import matplotlib.pyplot as plt
+    from keras import layers as L
+
+    from helpers.explore import explore_attribution
+
+    inputs = keras.Input((28, 28, 3))
+    h = L.Conv2D(4, 3, activation="relu", name="c1")(inputs)
+    model = keras.Model(inputs, L.Dense(3)(L.GlobalAveragePooling2D()(h)))
+    rng = np.random.default_rng(0)
+    names = ["short, thick, blue, 45", "long, thin, red, 135", "short, thin, blue, 165"]
+    view = explore_attribution(model, rng.uniform(size=(3, 28, 28, 3)).astype("float32"), np.array([0, 1, 2]),
+                               masks=rng.uniform(size=(3, 28, 28)) > 0.8, class_names=names)
+    fig = view.compute(view.check(view.choice()))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [fig._suptitle] + [ax.title for ax in fig.axes] + [ax._left_title for ax in fig.axes]
+    for text in texts:
+        if text is not None and text.get_text():
+            box = text.get_window_extent(renderer)
+            assert box.x0 >= 0 and box.x1 <= fig.bbox.width, (text.get_text(), box.x0, box.x1, fig.bbox.width)
+    assert "1 px outside the mask" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
 def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded_session):
     """A map with no positive evidence is titled as such (not a silent black panel); the overlay keeps
     the share of a white image's brightness that its title states."""

@@ -176,7 +176,8 @@ class AttributionExplorer(Explorer):
                       "overlay": axes[2]}
         show_gray_or_rgb(axes[0], image)
         label = "" if self.labels is None else f"label {self.name_of(self.labels[index])}\n"
-        axes[0].set_title(f"image {index}\n{label}predicted {self.name_of(logits.argmax())}", fontsize=font)
+        axes[0].set_title(f"image {index}\n{label}predicted {self.name_of(logits.argmax())}", fontsize=font,
+                          loc="left")  # long class names run into the gap, not off the figure
         axes[1].imshow(heat, cmap=overlay_colormap(), vmin=0, vmax=1)  # the colours of the overlay and the bar
         axes[1].set_title("the map alone" if heat.max() > 0 else "all zero: no positive\nevidence for this class",
                           fontsize=font)
@@ -195,8 +196,8 @@ class AttributionExplorer(Explorer):
         title = f"{name}{where} for class {self.name_of(explained)} (logit {logits[explained]:+.2f})"
         scores = self.scores(choice)
         if scores is not None:
-            title += (f"\ncyan: the true mask · pointing game (peak within {POINTING_TOLERANCE} px of it) "
-                      f"{'hit' if scores[0] else 'miss'} · energy in the mask {scores[1]:.2f}")
+            title += (f"\ncyan: 1 px outside the mask · pointing game (peak ≤ {POINTING_TOLERANCE} px away): "
+                      f"{'hit' if scores[0] else 'miss'} · energy in mask {scores[1]:.2f}")
         fig.suptitle(title, fontsize=legible_fontsize(fig, px=17, largest=11))
         return fig
 
