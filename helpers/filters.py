@@ -40,12 +40,18 @@ def kernels(model, layer):
     return np.transpose(kernel, (3, 0, 1, 2)), bias
 
 
-def plot_kernels(model, layer, ncols=16, size=0.7):
+def plot_kernels(model, layer, ncols=16, size=0.7, title=None):
     """Draw every filter of a conv layer.
 
     One input channel: grey images on one symmetric colour scale (colour bar:
     weight). Three input channels: RGB images, each filter stretched to [0, 1].
     More input channels: the mean over input channels, on a symmetric scale.
+
+    Args:
+        model, layer: the model and its conv layer (name, path, index or object).
+        ncols, size: filters per row and inches per filter.
+        title: what the figure title names before ": N filters of KxK" (default: the layer's name),
+            e.g. which network it is when two are compared.
     """
     weights, _ = kernels(model, layer)
     layer = find_layer(model, layer)
@@ -67,12 +73,12 @@ def plot_kernels(model, layer, ncols=16, size=0.7):
             ax.imshow((w - w.min()) / (np.ptp(w) or 1.0))
         else:
             image = ax.imshow(w[..., 0], cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(str(k), fontsize=legible_fontsize(fig, largest=size * 72 * 0.4), pad=1)
+        ax.set_title(str(k), fontsize=legible_fontsize(fig, px=13, largest=size * 72 * 0.4), pad=1)
     if image is not None:
         fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01,
                      label="weight" if cin == 1 else "mean weight over input channels")
     what = "RGB" if cin == 3 else ("weights" if cin == 1 else f"mean over {cin} input channels")
-    fig.suptitle(f"{layer}: {n} filters of {weights.shape[1]}x{weights.shape[2]} ({what})")
+    fig.suptitle(f"{title or layer}: {n} filters of {weights.shape[1]}x{weights.shape[2]} ({what})")
     return fig
 
 

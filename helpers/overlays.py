@@ -79,9 +79,10 @@ def outline(ax, mask, colour="cyan", linewidth=0.8):
     """Outline a binary mask one pixel *outside* its edge, so a thin masked line stays visible.
 
     A contour at the mask's own edge covers a one-pixel line; this one is drawn around the mask
-    grown by one pixel (``scipy.ndimage.binary_dilation``), leaving a dark pixel between the two.
+    grown by one pixel in all eight directions (``scipy.ndimage.binary_dilation``, a 3x3 square),
+    leaving a pixel between the two even beside a diagonal line.
     """
-    grown = ndimage.binary_dilation(np.asarray(mask) > 0.5)
+    grown = ndimage.binary_dilation(np.asarray(mask) > 0.5, structure=np.ones((3, 3), bool))  # diagonals too
     if grown.any():
         ax.contour(grown.astype(float), levels=[0.5], colors=colour, linewidths=linewidth)
 

@@ -373,7 +373,7 @@ def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded
     import matplotlib.pyplot as plt
 
     fig = view.compute(view.check(view.choice()))
-    assert fig.axes[2].get_title() == f"over the image (its white at {image_share():.1%})"
+    assert fig.axes[2].get_title() == f"over the image (at {image_share():.1%} brightness)"
     plt.close(fig)
     view.update(target=1)
     assert "all-zero" not in view.status.value and "computed" in view.status.value

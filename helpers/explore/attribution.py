@@ -182,7 +182,7 @@ class AttributionExplorer(Explorer):
         axes[1].set_title("the map alone" if heat.max() > 0 else "all zero: no positive\nevidence for this class",
                           fontsize=font)
         axes[2].imshow(overlay(image, heat))
-        axes[2].set_title(f"over the image (its white at {image_share():.1%})", fontsize=font)
+        axes[2].set_title(f"over the image (at {image_share():.1%} brightness)", fontsize=font)
         if self.masks is not None:
             for ax in axes[1:]:
                 outline(ax, self.masks[index], "#00e5ff")
