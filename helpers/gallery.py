@@ -168,6 +168,7 @@ def show_lines_by_factor(data, factor, ncols=8, show_masks=True):
                 outline(ax, data.masks[idx], "yellow", 0.6)
         label = f"{name}°" if factor == "angle" else name
         row[0].text(-0.15, 0.5, label, transform=row[0].transAxes, ha="right", va="center", fontsize=9)
-    fig.suptitle(f"Line data by {factor}" + (" (yellow: an outline just outside the ground-truth mask)" if show_masks else ""))
+    note = " (yellow: an outline just outside the ground-truth mask)" if show_masks else ""
+    fig.suptitle(f"Line data by {factor}{note}")
     fig.tight_layout()
     return fig

@@ -2,9 +2,9 @@
 
 Shows the image, the map alone and the map over a faint grey copy of the image
 (:func:`helpers.overlays.overlay`: the map's colour at a constant weight, so a value has the colour
-of the colour bar whatever lies under it and the image's brightness never reads as attribution). With the true masks (the Line data of chapter
-05) the mask is outlined and the pointing game and the energy in the mask are given
-(:mod:`helpers.groundtruth`).
+of the colour bar whatever lies under it and the image's brightness never reads as attribution).
+With the true masks (the Line data of chapter 05) the mask is outlined one pixel outside its edge
+and the pointing game and the energy in the mask are given (:mod:`helpers.groundtruth`).
 """
 
 import numpy as np
