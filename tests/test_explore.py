@@ -354,6 +354,7 @@ def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded
     """A map with no positive evidence is titled as such (not a silent black panel); the overlay keeps
     the share of a white image's brightness that its title states."""
     import keras
+    import matplotlib.pyplot as plt
     from keras import layers as L
 
     from helpers.explore import explore_attribution
@@ -370,8 +371,6 @@ def test_an_all_zero_map_says_so_and_the_overlay_dims_to_its_stated_share(seeded
     centre = overlay_panel[overlay_panel.shape[0] // 2, overlay_panel.shape[1] // 2].astype(float) / 255
     zero_colour = ALPHA * np.array(colormaps["magma"](0.0)[:3])  # magma's near-black, at the map's weight
     np.testing.assert_allclose(centre, zero_colour + image_share(), atol=2 / 255)  # white: the stated share
-    import matplotlib.pyplot as plt
-
     fig = view.compute(view.check(view.choice()))
     assert fig.axes[2].get_title() == f"over the image (at {image_share():.1%} brightness)"
     plt.close(fig)

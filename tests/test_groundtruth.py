@@ -235,21 +235,22 @@ def test_a_mask_outline_runs_one_pixel_outside_a_thin_line():
 
     from helpers import overlays
 
+    def outline_vertices(mask):
+        fig, ax = plt.subplots()
+        overlays.outline(ax, mask)
+        vertices = np.concatenate([p.vertices for c in ax.collections for p in c.get_paths()])
+        plt.close(fig)
+        return vertices
+
     mask = np.zeros((9, 9), bool)
     mask[4, 2:7] = True
-    fig, ax = plt.subplots()
-    overlays.outline(ax, mask)
-    vertices = np.concatenate([p.vertices for c in ax.collections for p in c.get_paths()])
-    plt.close(fig)
+    vertices = outline_vertices(mask)
     rows, cols = vertices[:, 1], vertices[:, 0]
     assert rows.min() == pytest.approx(2.5) and rows.max() == pytest.approx(5.5)  # line at row 4: gap rows 3, 5 edges
     assert cols.min() >= 0.5 and cols.max() <= 7.5
     assert not ((np.abs(rows - 4) < 1.0) & (cols > 1.5) & (cols < 6.5)).any()  # nothing within the line's row
     diagonal = np.eye(9, dtype=bool)  # beside a diagonal line too, the outline keeps a pixel's distance
-    fig, ax = plt.subplots()
-    overlays.outline(ax, diagonal)
-    vertices = np.concatenate([p.vertices for c in ax.collections for p in c.get_paths()])
-    plt.close(fig)
+    vertices = outline_vertices(diagonal)
     centres = np.argwhere(diagonal)[:, ::-1]  # (x, y) of each line pixel
     # a full pixel beyond each line pixel (half a pixel to its edge): 1.5 from its centre
     assert np.linalg.norm(vertices[:, None] - centres[None], axis=-1).min() >= 1.5

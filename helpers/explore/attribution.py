@@ -178,7 +178,8 @@ class AttributionExplorer(Explorer):
         label = "" if self.labels is None else f"label {self.name_of(self.labels[index])}\n"
         axes[0].set_title(f"image {index}\n{label}predicted {self.name_of(logits.argmax())}", fontsize=font,
                           loc="left")  # long class names run into the gap, not off the figure
-        axes[1].imshow(heat, cmap=overlay_colormap(), vmin=0, vmax=1)  # the colours of the overlay and the bar
+        colours = overlay_colormap()  # the overlay's colours, for the map alone and the bar
+        axes[1].imshow(heat, cmap=colours, vmin=0, vmax=1)
         axes[1].set_title("the map alone" if heat.max() > 0 else "all zero: no positive\nevidence for this class",
                           fontsize=font)
         axes[2].imshow(overlay(image, heat))
@@ -189,7 +190,7 @@ class AttributionExplorer(Explorer):
         for ax in axes:
             ax.set_xticks([])
             ax.set_yticks([])
-        fig.colorbar(ScalarMappable(Normalize(0, 1), overlay_colormap()), cax=fig.add_axes((0.89, 0.06, 0.022, 0.6)),
+        fig.colorbar(ScalarMappable(Normalize(0, 1), colours), cax=fig.add_axes((0.89, 0.06, 0.022, 0.6)),
                      label="attribution (max 1)")
         name = {v: k for k, v in METHOD_LABELS.items()}.get(choice["method"], choice["method"])
         where = f" at {choice['layer']}" if choice["method"] in LAYERED else ""
